@@ -1,0 +1,30 @@
+/*
+ * Parsers for the units ho11y uses: Go durations ("42ms", "1.5s", "1h2m") and byte sizes with
+ * binary units ("187kB" = 191488 bytes, "64MiB"), as the upstream generator reads them.
+ */
+#ifndef HO11Y_COMMON_UNITS_H
+#define HO11Y_COMMON_UNITS_H
+
+#include <stdint.h>
+
+#include "error.h"
+
+/**
+ * Parses a Go duration (time.ParseDuration syntax: optional sign, one or more decimal numbers
+ * each with a unit ns us µs ms s m h; "0" alone is allowed) into nanoseconds. Negative values
+ * and values above INT64_MAX ns are HO11Y_INVAL / HO11Y_LIMIT. Pure, thread-safe.
+ */
+enum ho11y_err ho11y_duration_parse(const char *s, int64_t *ns);
+
+/**
+ * Parses a byte size: a non-negative integer followed by an optional case-insensitive unit
+ * b, byte(s), k, kb, kib, kilo, kilobyte(s), m, mb, mib, mega, megabyte(s), g.., t.., p.., e..;
+ * units are binary (1 kB = 1024 B) as in the upstream generator. A capital prefix with a lower
+ * case "b" alone ("Kb", "Mb") means bits and is refused, as upstream does. Overflow: HO11Y_LIMIT.
+ */
+enum ho11y_err ho11y_size_parse(const char *s, uint64_t *bytes);
+
+/** Formats nanoseconds the way Go's Duration.String does ("1.5s", "42ms", "0s"). */
+void ho11y_duration_format(int64_t ns, char *out, unsigned outlen);
+
+#endif
