@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds, and runs every test:
+#   1. formatting check (clang-format, .clang-format)
+#   2. warnings-as-errors build + the whole ctest suite
+#   3. ASan+UBSan build + the suite again (the Python-only API server stand-in tests once is enough)
+#   4. each libFuzzer target briefly (FUZZ_SECONDS, default 30)
+# Environment: JOBS (default 2), FUZZ_SECONDS, SKIP_SANITIZERS=1, SKIP_FUZZ=1 for quick local runs.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=${JOBS:-2}
+start=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - start))"; }
+
+step "setup"
+scripts/setup.sh --test
+export PATH="$top/.tools/bin:$PATH"
+
+step "format check"
+mapfile -t cfiles < <(git ls-files '*.c' '*.h')
+if [ "${#cfiles[@]}" -gt 0 ]; then
+    clang-format --dry-run --Werror "${cfiles[@]}"
+fi
+
+step "build (warnings as errors)"
+cmake -S . -B build -DHO11Y_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs" >/dev/null
+
+step "tests"
+(cd build && ctest -j"$jobs" --output-on-failure --timeout 600)
+
+if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
+    step "build (ASan+UBSan)"
+    cmake -S . -B build-asan -DHO11Y_WERROR=ON -DHO11Y_SANITIZE=address \
+        -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    cmake --build build-asan -j"$jobs" >/dev/null
+    step "tests under ASan+UBSan"
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    (cd build-asan && ctest -j"$jobs" --output-on-failure --timeout 900 -E '^apiserver\.')
+fi
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+    step "fuzzing"
+    scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi
+step "all tests passed"
