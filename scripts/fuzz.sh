@@ -9,7 +9,10 @@ CC=clang cmake -S "$top" -B "$build" -DHO11Y_FUZZ=ON -DHO11Y_SANITIZE=address \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j2 >/dev/null
 status=0
-for bin in "$build"/fuzz/fuzz_*; do
+shopt -s nullglob
+targets=("$build"/fuzz/fuzz_*)
+[ "${#targets[@]}" -gt 0 ] || { echo "fuzz: no targets built" >&2; exit 1; }
+for bin in "${targets[@]}"; do
     target=$(basename "$bin")
     target=${target#fuzz_}
     seeds="$top/tests/fuzz/corpus/$target"
