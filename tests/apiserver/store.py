@@ -1,0 +1,230 @@
+"""In-memory object store: one global resourceVersion counter, watch history, optional state file.
+
+Committed objects are never mutated: writers build a new dict and commit it, so readers may hold
+and serialize stored objects without copying.
+"""
+
+import bisect
+import json
+import os
+import threading
+import time
+
+HISTORY_SECONDS = 75.0  # the real watch cache keeps about 75 s of events
+HISTORY_MIN_EVENTS = 100
+HISTORY_MAX_EVENTS = 500000
+
+
+class Event:
+    __slots__ = ("rv", "key", "type", "obj", "old", "time")
+
+    def __init__(self, rv, key, type_, obj, old):
+        self.rv = rv
+        self.key = key
+        self.type = type_
+        self.obj = obj
+        self.old = old
+        self.time = time.monotonic()
+
+
+class Expired(Exception):
+    def __init__(self, requested, oldest):
+        super().__init__("too old resource version: %d (%d)" % (requested, oldest))
+        self.requested = requested
+        self.oldest = oldest
+
+
+class Store:
+    def __init__(self, state_path=None):
+        self.lock = threading.RLock()
+        self.rv = 1
+        self.data = {}
+        self.history = []
+        self.history_rvs = []
+        self.compacted = 0
+        self.watchers = {}
+        self.listeners = []
+        self.state_path = state_path
+        self.dirty = False
+        self.extra = {}
+
+    # ---- reads -------------------------------------------------------------------------
+    def get(self, key, ns, name):
+        bucket = self.data.get(key)
+        if bucket is None:
+            return None
+        return bucket.get((ns or "", name))
+
+    def list(self, key, ns=None):
+        """Objects of a storage key (optionally one namespace), ordered by namespace then name."""
+        bucket = self.data.get(key)
+        if not bucket:
+            return []
+        if ns:
+            items = [(k, v) for k, v in bucket.items() if k[0] == ns]
+        else:
+            items = list(bucket.items())
+        items.sort(key=lambda kv: kv[0])
+        return [v for _, v in items]
+
+    def count(self, key):
+        return len(self.data.get(key) or ())
+
+    # ---- writes (callers hold self.lock for read-modify-write) ------------------------------
+    def _next(self):
+        self.rv += 1
+        return self.rv
+
+    def create(self, key, obj):
+        m = obj["metadata"]
+        rv = self._next()
+        m["resourceVersion"] = str(rv)
+        self.data.setdefault(key, {})[(m.get("namespace", ""), m["name"])] = obj
+        self._emit(Event(rv, key, "ADDED", obj, None))
+        return obj
+
+    def update(self, key, obj, old):
+        m = obj["metadata"]
+        rv = self._next()
+        m["resourceVersion"] = str(rv)
+        self.data.setdefault(key, {})[(m.get("namespace", ""), m["name"])] = obj
+        self._emit(Event(rv, key, "MODIFIED", obj, old))
+        return obj
+
+    def delete(self, key, obj):
+        """Remove obj; returns the final state carrying the deletion revision."""
+        m = obj["metadata"]
+        bucket = self.data.get(key) or {}
+        bucket.pop((m.get("namespace", ""), m["name"]), None)
+        rv = self._next()
+        final = dict(obj)
+        final["metadata"] = dict(m)
+        final["metadata"]["resourceVersion"] = str(rv)
+        self._emit(Event(rv, key, "DELETED", final, obj))
+        return final
+
+    def _emit(self, ev):
+        self.dirty = True
+        self.history.append(ev)
+        self.history_rvs.append(ev.rv)
+        self._trim()
+        for w in self.watchers.get(ev.key, ()):
+            w.push(ev)
+        for fn in self.listeners:
+            fn(ev)
+
+    def _trim(self):
+        h = self.history
+        n = len(h)
+        if n <= HISTORY_MIN_EVENTS:
+            return
+        cutoff = time.monotonic() - HISTORY_SECONDS
+        drop = 0
+        limit = n - HISTORY_MIN_EVENTS
+        while drop < limit and (h[drop].time < cutoff or n - drop > HISTORY_MAX_EVENTS):
+            drop += 1
+            if drop >= 4096:
+                break
+        if drop:
+            self.compacted = h[drop - 1].rv
+            del h[:drop]
+            del self.history_rvs[:drop]
+
+    def expire_history(self):
+        """Test hook: forget all history; watches from any older resourceVersion get 410."""
+        with self.lock:
+            self.compacted = self.rv
+            self.history = []
+            self.history_rvs = []
+
+    # ---- watch registration ----------------------------------------------------------------
+    def add_watcher(self, key, watcher, start_rv):
+        """Register watcher. start_rv None: returns the current objects (synthetic ADDED);
+        otherwise queues every retained event after start_rv. Raises Expired if too old."""
+        with self.lock:
+            if start_rv is None:
+                snapshot = list((self.data.get(key) or {}).values())
+                snapshot.sort(key=lambda o: (o["metadata"].get("namespace", ""),
+                                             o["metadata"]["name"]))
+                self.watchers.setdefault(key, set()).add(watcher)
+                return snapshot, self.rv
+            if start_rv < self.compacted:
+                oldest = self.history_rvs[0] if self.history_rvs else self.rv + 1
+                raise Expired(start_rv, oldest)
+            i = bisect.bisect_right(self.history_rvs, start_rv)
+            for ev in self.history[i:]:
+                if ev.key == key:
+                    watcher.push(ev)
+            self.watchers.setdefault(key, set()).add(watcher)
+            return None, self.rv
+
+    def remove_watcher(self, key, watcher):
+        with self.lock:
+            s = self.watchers.get(key)
+            if s is not None:
+                s.discard(watcher)
+
+    def all_watchers(self):
+        with self.lock:
+            out = []
+            for s in self.watchers.values():
+                out.extend(s)
+            return out
+
+    # ---- persistence -------------------------------------------------------------------------
+    def snapshot(self):
+        with self.lock:
+            data = {k: list(v.values()) for k, v in self.data.items() if v}
+            state = {"resourceVersion": self.rv, "objects": data, "extra": dict(self.extra)}
+            self.dirty = False
+        return state
+
+    def save(self):
+        if not self.state_path:
+            return
+        state = self.snapshot()
+        tmp = self.state_path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(state, f, separators=(",", ":"))
+        os.replace(tmp, self.state_path)
+
+    def load(self):
+        """Load the state file if present; returns True when data was loaded."""
+        if not self.state_path or not os.path.exists(self.state_path):
+            return False
+        with open(self.state_path, encoding="utf-8") as f:
+            state = json.load(f)
+        with self.lock:
+            self.rv = int(state.get("resourceVersion", 1))
+            self.data = {}
+            for key, objs in (state.get("objects") or {}).items():
+                bucket = self.data.setdefault(key, {})
+                for o in objs:
+                    m = o["metadata"]
+                    bucket[(m.get("namespace", ""), m["name"])] = o
+            self.extra = state.get("extra") or {}
+            # history is not persisted: like a restarted real server, older RVs are expired
+            self.compacted = self.rv
+            self.dirty = False
+        return True
+
+
+class Flusher(threading.Thread):
+    """Writes the state file in the background when the store changed (never on the hot path)."""
+
+    def __init__(self, store, interval=0.5):
+        super().__init__(name="state-flusher", daemon=True)
+        self.store = store
+        self.interval = interval
+        self.stop_event = threading.Event()
+
+    def run(self):
+        while not self.stop_event.wait(self.interval):
+            if self.store.dirty:
+                try:
+                    self.store.save()
+                except OSError as e:
+                    print("state file write failed: %s" % e, flush=True)
+
+    def stop(self):
+        self.stop_event.set()
