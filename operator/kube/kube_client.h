@@ -1,0 +1,133 @@
+/*
+ * The Kubernetes REST client (the only code of the operator that calls libcurl).
+ *
+ * A kube_client holds what every request shares (server, TLS settings, credentials, counters);
+ * it is thread-safe. A kube_conn is one libcurl handle with its connection, reused request after
+ * request; each thread uses its own. Requests carry connect and total timeouts, bounded
+ * response sizes, percent-encoded paths and queries, and exactly one Content-Type. Error
+ * responses keep the Kubernetes Status reason, code and message.
+ */
+#ifndef HO11Y_KUBE_CLIENT_H
+#define HO11Y_KUBE_CLIENT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "common/error.h"
+#include "kube_config.h"
+
+/* A resource type: group "" is the core group. */
+struct kube_resource {
+    const char *group;
+    const char *version;
+    const char *plural;
+    const char *kind;
+    int namespaced;
+};
+
+extern const struct kube_resource kube_res_deployments;
+extern const struct kube_resource kube_res_services;
+extern const struct kube_resource kube_res_configmaps;
+extern const struct kube_resource kube_res_serviceaccounts;
+extern const struct kube_resource kube_res_events;
+extern const struct kube_resource kube_res_leases;
+extern const struct kube_resource kube_res_namespaces;
+extern const struct kube_resource kube_res_topologies;
+
+/** "apps/v1" or "v1" for res, into out. */
+void kube_resource_api_version(const struct kube_resource *res, char *out, size_t outlen);
+
+struct kube_param {
+    const char *key;
+    const char *value;
+};
+
+/* Receives body bytes of a successful streaming request; a non-zero return aborts it. */
+typedef enum ho11y_err (*kube_data_fn)(void *ud, const char *data, size_t len);
+
+struct kube_req {
+    const char *verb; /* GET POST PUT PATCH DELETE */
+    const struct kube_resource *res;
+    const char *ns;   /* NULL: cluster scope (or all namespaces for a list) */
+    const char *name; /* NULL: the collection */
+    const char *sub;  /* subresource ("status") or NULL */
+    const struct kube_param *params;
+    size_t nparams;
+    const char *body; /* NULL: no body */
+    size_t body_len;
+    const char *content_type; /* NULL with a body: application/json */
+    long timeout_ms;          /* 0: the client's request timeout */
+    kube_data_fn on_data;     /* set: stream a 2xx body to it instead of storing it */
+    void *ud;
+};
+
+struct kube_status {
+    long code;          /* HTTP status; 0 when no response arrived */
+    char reason[64];    /* Status.reason ("NotFound"), "" when none */
+    char message[1024]; /* Status.message, the start of a non-Status body, or transport error */
+    long retry_after;   /* seconds (Retry-After or details.retryAfterSeconds), 0 when absent */
+};
+
+struct kube_resp {
+    long code;
+    const char *body; /* borrowed; valid until the next request on the same conn */
+    size_t body_len;
+    struct kube_status status;
+};
+
+struct kube_client_opts {
+    long connect_timeout_ms; /* default 10 s */
+    long request_timeout_ms; /* default 30 s (watches set their own) */
+    size_t max_response;     /* default 32 MiB */
+    const char *user_agent;  /* default "ho11y-operator/<version>" */
+};
+
+struct kube_client;
+struct kube_conn;
+
+/**
+ * Initialises libcurl with the project's allocation wrappers. Call once in main before any
+ * thread starts.
+ */
+void kube_global_init(void);
+/** Undoes kube_global_init at exit (after every client is freed). */
+void kube_global_cleanup(void);
+
+/**
+ * Creates a client for cfg (copied; cfg may be freed afterwards). opts may be NULL. Checks that
+ * the files the config names exist. Logs a warning when TLS verification is off.
+ */
+enum ho11y_err kube_client_new(const struct kube_config *cfg, const struct kube_client_opts *opts,
+                               struct kube_client **out, char *err, size_t errlen);
+/** Frees the client; every conn must be freed first. NULL is a no-op. */
+void kube_client_free(struct kube_client *c);
+/** The server URL (borrowed). */
+const char *kube_client_server(const struct kube_client *c);
+
+/**
+ * A new connection (one curl handle) for the calling thread. cancel, when not NULL, is borrowed
+ * and polled during transfers: once non-zero, requests end with HO11Y_CANCELLED.
+ */
+struct kube_conn *kube_conn_new(struct kube_client *c, const atomic_int *cancel);
+/** Frees the connection; NULL is a no-op. */
+void kube_conn_free(struct kube_conn *conn);
+
+/**
+ * Performs req. HO11Y_OK for a 2xx answer; otherwise the error maps the status
+ * (UNAUTHORIZED 401, FORBIDDEN 403, NOTFOUND 404, EXISTS 409 AlreadyExists, CONFLICT other 409,
+ * GONE 410, INVAL 400, VALIDATION 422, UNAVAILABLE 429/503, TIMEOUT 504 or a timeout, HTTP other
+ * codes; NET, TLS, LIMIT, CANCELLED without an answer), resp->status holds the details and err
+ * (optional) a message "VERB path: code Reason: message". After a 401 with a refreshable token
+ * the request is retried once with a fresh one. Not thread-safe per conn.
+ */
+enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
+                            struct kube_resp *resp, char *err, size_t errlen);
+
+/** Counts of finished requests by method and code (code 0: no response). Thread-safe. */
+typedef void (*kube_stats_fn)(void *ud, const char *method, long code, unsigned long long count);
+void kube_client_stats(struct kube_client *c, kube_stats_fn fn, void *ud);
+
+/** Percent-encodes s for a URL path segment or query value into a fresh string (caller frees). */
+char *kube_escape(const char *s);
+
+#endif

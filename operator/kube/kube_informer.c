@@ -1,0 +1,622 @@
+#include "kube_informer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "kube_map.h"
+#include "kube_stream.h"
+#include "kube_util.h"
+
+#define BACKOFF_INITIAL_MS 800
+#define BACKOFF_MAX_MS     30000
+#define BACKOFF_RESET_MS   120000
+#define WATCH_MIN_S        300
+#define WATCH_MAX_S        600
+
+/* What the cache holds per object: its resourceVersion (to skip unchanged objects on a
+ * relist) and the caller's record. */
+struct entry {
+    char *rv;
+    void *rec;
+};
+
+struct kube_informer {
+    char *name;
+    const struct kube_resource *res;
+    char *ns;
+    char *selector;
+    unsigned page_size;
+    size_t max_object;
+    const struct kube_informer_ops *ops;
+    struct kube_client *client;
+    struct kube_conn *conn;
+
+    pthread_rwlock_t lock;
+    struct kube_map map; /* key -> struct entry */
+
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    atomic_int synced;
+    pthread_mutex_t sleep_lock;
+    pthread_cond_t sleep_cond;
+
+    pthread_mutex_t stats_lock;
+    struct kube_informer_stats stats;
+
+    char *rv; /* the last resourceVersion seen (informer thread only) */
+    int64_t backoff_ms;
+    int64_t healthy_since;
+};
+
+char *kube_object_key(const cJSON *obj)
+{
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(meta, "name");
+    const cJSON *ns = cJSON_GetObjectItemCaseSensitive(meta, "namespace");
+    if (!cJSON_IsString(name) || !name->valuestring[0])
+        return NULL;
+    if (cJSON_IsString(ns) && ns->valuestring[0])
+        return xasprintf("%s/%s", ns->valuestring, name->valuestring);
+    return xstrdup(name->valuestring);
+}
+
+static const char *object_rv(const cJSON *obj)
+{
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+    const cJSON *rv = cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion");
+    return cJSON_IsString(rv) ? rv->valuestring : "";
+}
+
+struct kube_informer *kube_informer_new(struct kube_client *c, const struct kube_informer_opts *o)
+{
+    struct kube_informer *inf = xcalloc(1, sizeof(*inf));
+    inf->name = xstrdup(o->name ? o->name : o->res->plural);
+    inf->res = o->res;
+    inf->ns = xstrdup(o->ns);
+    inf->selector = xstrdup(o->label_selector);
+    inf->page_size = o->page_size ? o->page_size : 500;
+    inf->max_object = o->max_object ? o->max_object : 4u << 20;
+    inf->ops = o->ops;
+    inf->client = c;
+    pthread_rwlock_init(&inf->lock, NULL);
+    kube_map_init(&inf->map);
+    pthread_mutex_init(&inf->sleep_lock, NULL);
+    pthread_cond_init(&inf->sleep_cond, NULL);
+    pthread_mutex_init(&inf->stats_lock, NULL);
+    return inf;
+}
+
+const char *kube_informer_name(const struct kube_informer *inf)
+{
+    return inf->name;
+}
+
+int kube_informer_synced(struct kube_informer *inf)
+{
+    return atomic_load(&inf->synced);
+}
+
+static void bump(struct kube_informer *inf, unsigned long *field)
+{
+    pthread_mutex_lock(&inf->stats_lock);
+    (*field)++;
+    pthread_mutex_unlock(&inf->stats_lock);
+}
+
+void kube_informer_get_stats(struct kube_informer *inf, struct kube_informer_stats *out)
+{
+    pthread_mutex_lock(&inf->stats_lock);
+    *out = inf->stats;
+    pthread_mutex_unlock(&inf->stats_lock);
+}
+
+static void entry_free(struct kube_informer *inf, struct entry *e)
+{
+    if (!e)
+        return;
+    if (e->rec)
+        inf->ops->free_rec(e->rec);
+    free(e->rv);
+    free(e);
+}
+
+/* Sleeps ms unless stopped first; returns non-zero when stopped. */
+static int nap(struct kube_informer *inf, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&inf->sleep_lock);
+    while (!atomic_load(&inf->stop)) {
+        if (pthread_cond_timedwait(&inf->sleep_cond, &inf->sleep_lock, &ts) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&inf->sleep_lock);
+    return atomic_load(&inf->stop);
+}
+
+/* Waits out the current backoff (doubling it, with jitter) after an error. */
+static int back_off(struct kube_informer *inf)
+{
+    int64_t now = kube_now_ms();
+    if (inf->healthy_since && now - inf->healthy_since > BACKOFF_RESET_MS)
+        inf->backoff_ms = 0;
+    inf->backoff_ms = inf->backoff_ms ? inf->backoff_ms * 2 : BACKOFF_INITIAL_MS;
+    if (inf->backoff_ms > BACKOFF_MAX_MS)
+        inf->backoff_ms = BACKOFF_MAX_MS;
+    int64_t wait = inf->backoff_ms + (int64_t)kube_rand_below((uint64_t)inf->backoff_ms);
+    inf->healthy_since = 0;
+    return nap(inf, wait);
+}
+
+/* ---- list ---- */
+
+struct list_ctx {
+    struct kube_informer *inf;
+    struct kube_map *fresh;
+    struct kube_list_scan scan;
+    enum ho11y_err item_error;
+};
+
+static enum ho11y_err list_item(void *ud, const char *json, size_t len)
+{
+    struct list_ctx *lc = ud;
+    struct kube_informer *inf = lc->inf;
+    cJSON *obj = cJSON_ParseWithLength(json, len);
+    char *key = obj ? kube_object_key(obj) : NULL;
+    if (!key) {
+        cJSON_Delete(obj);
+        LOG_WARN("List of %s: skipped an item without metadata.name", inf->name);
+        return HO11Y_OK;
+    }
+    const char *rv = object_rv(obj);
+    /* Unchanged objects keep their record: a relist after a 410 then costs no work. */
+    pthread_rwlock_rdlock(&inf->lock);
+    struct entry *old = kube_map_get(&inf->map, key);
+    int same = old && rv[0] && strcmp(old->rv, rv) == 0;
+    pthread_rwlock_unlock(&inf->lock);
+    struct entry *e;
+    if (same) {
+        e = old;
+    } else {
+        e = xcalloc(1, sizeof(*e));
+        e->rv = xstrdup(rv);
+        e->rec = inf->ops->trim(inf->ops->ud, obj);
+    }
+    struct entry *prev = kube_map_put(lc->fresh, key, e);
+    if (prev && prev != old)
+        entry_free(inf, prev);
+    free(key);
+    cJSON_Delete(obj);
+    return HO11Y_OK;
+}
+
+static enum ho11y_err list_data(void *ud, const char *data, size_t len)
+{
+    struct list_ctx *lc = ud;
+    return kube_list_scan_feed(&lc->scan, data, len, list_item, lc);
+}
+
+struct discard_ctx {
+    struct kube_informer *inf;
+};
+
+/* Frees the entries of a partial list that are not shared with the cache. */
+static int discard_fresh(void *ud, const char *key, void *value)
+{
+    struct kube_informer *inf = ((struct discard_ctx *)ud)->inf;
+    if (kube_map_get(&inf->map, key) != value)
+        entry_free(inf, value);
+    return 0;
+}
+
+static void fresh_cleanup(struct kube_informer *inf, struct kube_map *fresh)
+{
+    struct discard_ctx dc = {inf};
+    pthread_rwlock_rdlock(&inf->lock);
+    kube_map_foreach(fresh, discard_fresh, &dc);
+    pthread_rwlock_unlock(&inf->lock);
+    kube_map_cleanup(fresh, NULL);
+}
+
+/* One complete paged list into fresh; *rv gets the list's resourceVersion. */
+static enum ho11y_err list_all(struct kube_informer *inf, struct kube_map *fresh, char **rv)
+{
+    enum ho11y_err result = HO11Y_OK;
+    char *cont = NULL;
+    char limit[16];
+    char err[1024];
+    snprintf(limit, sizeof(limit), "%u", inf->page_size);
+    *rv = NULL;
+    do {
+        struct kube_param params[3];
+        size_t n = 0;
+        params[n++] = (struct kube_param){"limit", limit};
+        if (inf->selector)
+            params[n++] = (struct kube_param){"labelSelector", inf->selector};
+        if (cont)
+            params[n++] = (struct kube_param){"continue", cont};
+        struct list_ctx lc = {inf, fresh, {0}, HO11Y_OK};
+        kube_list_scan_init(&lc.scan, inf->max_object);
+        struct kube_req req = {.verb = "GET",
+                               .res = inf->res,
+                               .ns = inf->ns,
+                               .params = params,
+                               .nparams = n,
+                               .timeout_ms = 120000,
+                               .on_data = list_data,
+                               .ud = &lc};
+        struct kube_resp resp;
+        result = kube_conn_do(inf->conn, &req, &resp, err, sizeof(err));
+        char *page_rv = NULL, *next = NULL;
+        if (!result && kube_list_scan_finish(&lc.scan, &page_rv, &next)) {
+            snprintf(err, sizeof(err), "list %s: malformed list response", inf->name);
+            result = HO11Y_PARSE;
+        } else if (result == HO11Y_PARSE || result == HO11Y_LIMIT) {
+            snprintf(err, sizeof(err), "list %s: malformed list response (%s)", inf->name,
+                     ho11y_err_message(result));
+        }
+        kube_list_scan_cleanup(&lc.scan);
+        free(cont);
+        cont = next;
+        if (result) {
+            free(page_rv);
+            if (result != HO11Y_CANCELLED)
+                LOG_ERROR("List of %s failed: %s", inf->name, err);
+            break;
+        }
+        if (!*rv)
+            *rv = page_rv;
+        else
+            free(page_rv);
+    } while (cont);
+    free(cont);
+    if (!result && !*rv) {
+        LOG_ERROR("List of %s failed: the answer has no metadata.resourceVersion", inf->name);
+        result = HO11Y_PARSE;
+    }
+    if (result) {
+        free(*rv);
+        *rv = NULL;
+    }
+    return result;
+}
+
+struct swap_ctx {
+    struct kube_informer *inf;
+    struct kube_map *other;
+    int phase;
+};
+
+/* After the swap: notify added/changed (walk of the new map) and deleted (walk of the old). */
+static int notify_fresh(void *ud, const char *key, void *value)
+{
+    struct swap_ctx *sc = ud;
+    struct entry *e = value, *old = kube_map_get(sc->other, key);
+    if (old == e)
+        return 0;
+    if (e->rec || (old && old->rec))
+        sc->inf->ops->on_change(sc->inf->ops->ud, key, old ? old->rec : NULL, e->rec);
+    return 0;
+}
+
+static int notify_gone(void *ud, const char *key, void *value)
+{
+    struct swap_ctx *sc = ud;
+    struct entry *e = value, *now = kube_map_get(sc->other, key);
+    if (now == e)
+        return 0;
+    if (!now && e->rec)
+        sc->inf->ops->on_change(sc->inf->ops->ud, key, e->rec, NULL);
+    entry_free(sc->inf, e);
+    return 0;
+}
+
+static enum ho11y_err relist(struct kube_informer *inf)
+{
+    struct kube_map fresh, old;
+    char *rv = NULL;
+    kube_map_init(&fresh);
+    enum ho11y_err result = list_all(inf, &fresh, &rv);
+    if (result) {
+        bump(inf, &inf->stats.errors);
+        fresh_cleanup(inf, &fresh);
+        return result;
+    }
+    pthread_rwlock_wrlock(&inf->lock);
+    old = inf->map;
+    inf->map = fresh;
+    pthread_rwlock_unlock(&inf->lock);
+    /* Only this thread writes the map, so reading it unlocked here is safe. */
+    struct swap_ctx sc = {inf, &old, 0};
+    kube_map_foreach(&inf->map, notify_fresh, &sc);
+    sc.other = &inf->map;
+    kube_map_foreach(&old, notify_gone, &sc);
+    kube_map_cleanup(&old, NULL);
+    free(inf->rv);
+    inf->rv = rv;
+    bump(inf, &inf->stats.lists);
+    if (!atomic_exchange(&inf->synced, 1))
+        LOG_INFO("Cache of %s synced: %zu objects at resourceVersion %s", inf->name, inf->map.count,
+                 rv);
+    else
+        LOG_INFO("Relisted %s: %zu objects at resourceVersion %s", inf->name, inf->map.count, rv);
+    return HO11Y_OK;
+}
+
+/* ---- watch ---- */
+
+struct watch_ctx {
+    struct kube_informer *inf;
+    struct kube_lines lines;
+    unsigned long events;
+    int gone;   /* a 410 ERROR event arrived */
+    int failed; /* an ERROR event or a malformed line */
+    char err[512];
+};
+
+static void apply_event(struct kube_informer *inf, struct kube_event *ev)
+{
+    char *key = kube_object_key(ev->object);
+    if (!key)
+        return;
+    struct entry *old = NULL, *e = NULL;
+    if (ev->type == KUBE_EVENT_DELETED) {
+        pthread_rwlock_wrlock(&inf->lock);
+        old = kube_map_del(&inf->map, key);
+        pthread_rwlock_unlock(&inf->lock);
+    } else {
+        e = xcalloc(1, sizeof(*e));
+        e->rv = xstrdup(ev->rv ? ev->rv : "");
+        e->rec = inf->ops->trim(inf->ops->ud, ev->object);
+        pthread_rwlock_wrlock(&inf->lock);
+        old = kube_map_put(&inf->map, key, e);
+        pthread_rwlock_unlock(&inf->lock);
+    }
+    if ((old && old->rec) || (e && e->rec))
+        inf->ops->on_change(inf->ops->ud, key, old ? old->rec : NULL, e ? e->rec : NULL);
+    entry_free(inf, old);
+    free(key);
+}
+
+static enum ho11y_err watch_line(void *ud, const char *line, size_t len)
+{
+    struct watch_ctx *wc = ud;
+    struct kube_informer *inf = wc->inf;
+    struct kube_event ev;
+    if (kube_event_decode(line, len, &ev, wc->err, sizeof(wc->err))) {
+        wc->failed = 1;
+        return HO11Y_PARSE;
+    }
+    wc->events++;
+    if (ev.type == KUBE_EVENT_ERROR) {
+        if (ev.code == 410 || strcmp(ev.reason, "Expired") == 0 || strcmp(ev.reason, "Gone") == 0)
+            wc->gone = 1;
+        else
+            wc->failed = 1;
+        snprintf(wc->err, sizeof(wc->err), "%ld %s: %s", ev.code, ev.reason, ev.message);
+        kube_event_cleanup(&ev);
+        return HO11Y_CANCELLED; /* the server ends the stream after an ERROR anyway */
+    }
+    if (ev.rv) {
+        free(inf->rv);
+        inf->rv = xstrdup(ev.rv);
+    }
+    if (ev.type != KUBE_EVENT_BOOKMARK) {
+        apply_event(inf, &ev);
+        bump(inf, &inf->stats.events);
+    }
+    kube_event_cleanup(&ev);
+    return HO11Y_OK;
+}
+
+static enum ho11y_err watch_data(void *ud, const char *data, size_t len)
+{
+    struct watch_ctx *wc = ud;
+    return kube_lines_feed(&wc->lines, data, len, watch_line, wc);
+}
+
+/* One watch request. HO11Y_OK when the server ended it normally, HO11Y_GONE for a relist. */
+static enum ho11y_err watch_once(struct kube_informer *inf)
+{
+    char timeout[16], err[1024];
+    unsigned secs = WATCH_MIN_S + (unsigned)kube_rand_below(WATCH_MAX_S - WATCH_MIN_S);
+    snprintf(timeout, sizeof(timeout), "%u", secs);
+    struct kube_param params[5];
+    size_t n = 0;
+    params[n++] = (struct kube_param){"allowWatchBookmarks", "true"};
+    if (inf->selector)
+        params[n++] = (struct kube_param){"labelSelector", inf->selector};
+    params[n++] = (struct kube_param){"resourceVersion", inf->rv};
+    params[n++] = (struct kube_param){"timeoutSeconds", timeout};
+    params[n++] = (struct kube_param){"watch", "true"};
+    struct watch_ctx wc = {.inf = inf};
+    kube_lines_init(&wc.lines, inf->max_object + 1024);
+    struct kube_req req = {.verb = "GET",
+                           .res = inf->res,
+                           .ns = inf->ns,
+                           .params = params,
+                           .nparams = n,
+                           .timeout_ms = (long)(secs + 30) * 1000,
+                           .on_data = watch_data,
+                           .ud = &wc};
+    struct kube_resp resp;
+    int64_t started = kube_now_ms();
+    bump(inf, &inf->stats.watches);
+    enum ho11y_err result = kube_conn_do(inf->conn, &req, &resp, err, sizeof(err));
+    if (!result)
+        kube_lines_finish(&wc.lines, watch_line, &wc);
+    kube_lines_cleanup(&wc.lines);
+    if (atomic_load(&inf->stop))
+        return HO11Y_CANCELLED;
+    if (wc.gone || result == HO11Y_GONE) {
+        LOG_INFO("Watch of %s expired (%s); relisting", inf->name, wc.gone ? wc.err : err);
+        bump(inf, &inf->stats.expired);
+        return HO11Y_GONE;
+    }
+    if (wc.failed) {
+        LOG_WARN("Watch of %s failed: %s", inf->name, wc.err);
+        bump(inf, &inf->stats.errors);
+        return HO11Y_HTTP;
+    }
+    if (result == HO11Y_TIMEOUT && resp.code >= 200 && resp.code < 300) {
+        /* Our own deadline passed on a silent stream: restart it. */
+        LOG_DEBUG("Watch of %s timed out on the client side; restarting", inf->name);
+        return HO11Y_OK;
+    }
+    if (result) {
+        LOG_WARN("Watch of %s failed: %s", inf->name, err);
+        bump(inf, &inf->stats.errors);
+        return result;
+    }
+    if (!wc.events && kube_now_ms() - started < 1000) {
+        /* client-go's "very short watch": the server closes at once; do not spin. */
+        LOG_WARN("Watch of %s closed immediately without events", inf->name);
+        return HO11Y_NET;
+    }
+    LOG_DEBUG("Watch of %s ended after %lu events; restarting from %s", inf->name, wc.events,
+              inf->rv);
+    return HO11Y_OK;
+}
+
+static void *informer_main(void *arg)
+{
+    struct kube_informer *inf = arg;
+    int need_list = 1;
+    while (!atomic_load(&inf->stop)) {
+        if (need_list) {
+            enum ho11y_err r = relist(inf);
+            if (r == HO11Y_CANCELLED)
+                break;
+            if (r) {
+                if (back_off(inf))
+                    break;
+                continue;
+            }
+            need_list = 0;
+            if (!inf->healthy_since)
+                inf->healthy_since = kube_now_ms();
+        }
+        enum ho11y_err r = watch_once(inf);
+        if (r == HO11Y_CANCELLED)
+            break;
+        if (r == HO11Y_GONE) {
+            need_list = 1;
+            continue;
+        }
+        if (r) {
+            if (back_off(inf))
+                break;
+            continue;
+        }
+        if (!inf->healthy_since)
+            inf->healthy_since = kube_now_ms();
+    }
+    return NULL;
+}
+
+enum ho11y_err kube_informer_start(struct kube_informer *inf)
+{
+    if (inf->started)
+        return HO11Y_OK;
+    atomic_store(&inf->stop, 0);
+    inf->conn = kube_conn_new(inf->client, &inf->stop);
+    if (pthread_create(&inf->thread, NULL, informer_main, inf) != 0) {
+        kube_conn_free(inf->conn);
+        inf->conn = NULL;
+        return HO11Y_INTERNAL;
+    }
+    inf->started = 1;
+    return HO11Y_OK;
+}
+
+void kube_informer_stop(struct kube_informer *inf)
+{
+    if (!inf->started)
+        return;
+    pthread_mutex_lock(&inf->sleep_lock);
+    atomic_store(&inf->stop, 1);
+    pthread_cond_broadcast(&inf->sleep_cond);
+    pthread_mutex_unlock(&inf->sleep_lock);
+    pthread_join(inf->thread, NULL);
+    kube_conn_free(inf->conn);
+    inf->conn = NULL;
+    inf->started = 0;
+}
+
+static int free_entry_cb(void *ud, const char *key, void *value)
+{
+    entry_free(ud, value);
+    return 0;
+}
+
+void kube_informer_free(struct kube_informer *inf)
+{
+    if (!inf)
+        return;
+    kube_informer_stop(inf);
+    kube_map_foreach(&inf->map, free_entry_cb, inf);
+    kube_map_cleanup(&inf->map, NULL);
+    pthread_rwlock_destroy(&inf->lock);
+    pthread_mutex_destroy(&inf->sleep_lock);
+    pthread_cond_destroy(&inf->sleep_cond);
+    pthread_mutex_destroy(&inf->stats_lock);
+    free(inf->name);
+    free(inf->ns);
+    free(inf->selector);
+    free(inf->rv);
+    free(inf);
+}
+
+int kube_informer_get(struct kube_informer *inf, const char *key,
+                      int (*fn)(void *ud, const void *rec), void *ud)
+{
+    int r = -1;
+    pthread_rwlock_rdlock(&inf->lock);
+    struct entry *e = kube_map_get(&inf->map, key);
+    if (e && e->rec)
+        r = fn(ud, e->rec);
+    pthread_rwlock_unlock(&inf->lock);
+    return r;
+}
+
+struct foreach_ctx {
+    int (*fn)(void *ud, const char *key, const void *rec);
+    void *ud;
+};
+
+static int foreach_cb(void *ud, const char *key, void *value)
+{
+    struct foreach_ctx *fc = ud;
+    struct entry *e = value;
+    return e->rec ? fc->fn(fc->ud, key, e->rec) : 0;
+}
+
+int kube_informer_foreach(struct kube_informer *inf,
+                          int (*fn)(void *ud, const char *key, const void *rec), void *ud)
+{
+    struct foreach_ctx fc = {fn, ud};
+    pthread_rwlock_rdlock(&inf->lock);
+    int r = kube_map_foreach(&inf->map, foreach_cb, &fc);
+    pthread_rwlock_unlock(&inf->lock);
+    return r;
+}
+
+size_t kube_informer_count(struct kube_informer *inf)
+{
+    pthread_rwlock_rdlock(&inf->lock);
+    size_t n = inf->map.count;
+    pthread_rwlock_unlock(&inf->lock);
+    return n;
+}

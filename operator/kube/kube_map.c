@@ -1,0 +1,124 @@
+#include "kube_map.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/hash.h"
+
+void kube_map_init(struct kube_map *m)
+{
+    m->buckets = NULL;
+    m->nbuckets = 0;
+    m->count = 0;
+}
+
+void kube_map_cleanup(struct kube_map *m, void (*free_value)(void *))
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->nbuckets; i++) {
+        struct kube_map_entry *e = m->buckets[i];
+        while (e) {
+            struct kube_map_entry *next = e->next;
+            if (free_value)
+                free_value(e->value);
+            free(e);
+            e = next;
+        }
+    }
+    free(m->buckets);
+    kube_map_init(m);
+}
+
+static struct kube_map_entry **find(const struct kube_map *m, const char *key, unsigned long long h)
+{
+    struct kube_map_entry **pe = &m->buckets[h & (m->nbuckets - 1)];
+    while (*pe && ((*pe)->hash != h || strcmp((*pe)->key, key) != 0))
+        pe = &(*pe)->next;
+    return pe;
+}
+
+void *kube_map_get(const struct kube_map *m, const char *key)
+{
+    if (!m->nbuckets)
+        return NULL;
+    struct kube_map_entry **pe = find(m, key, ho11y_fnv1a(key));
+    return *pe ? (*pe)->value : NULL;
+}
+
+int kube_map_has(const struct kube_map *m, const char *key)
+{
+    if (!m->nbuckets)
+        return 0;
+    return *find(m, key, ho11y_fnv1a(key)) != NULL;
+}
+
+static void grow(struct kube_map *m)
+{
+    size_t n = m->nbuckets ? m->nbuckets * 2 : 16;
+    struct kube_map_entry **b = xcalloc(n, sizeof(*b));
+    for (size_t i = 0; i < m->nbuckets; i++) {
+        struct kube_map_entry *e = m->buckets[i];
+        while (e) {
+            struct kube_map_entry *next = e->next;
+            size_t j = e->hash & (n - 1);
+            e->next = b[j];
+            b[j] = e;
+            e = next;
+        }
+    }
+    free(m->buckets);
+    m->buckets = b;
+    m->nbuckets = n;
+}
+
+void *kube_map_put(struct kube_map *m, const char *key, void *value)
+{
+    if (m->count >= m->nbuckets)
+        grow(m);
+    unsigned long long h = ho11y_fnv1a(key);
+    struct kube_map_entry **pe = find(m, key, h);
+    if (*pe) {
+        void *old = (*pe)->value;
+        (*pe)->value = value;
+        return old;
+    }
+    size_t len = strlen(key);
+    struct kube_map_entry *e = xmalloc(sizeof(*e) + len + 1);
+    memcpy(e->key, key, len + 1);
+    e->hash = h;
+    e->value = value;
+    e->next = NULL;
+    *pe = e;
+    m->count++;
+    return NULL;
+}
+
+void *kube_map_del(struct kube_map *m, const char *key)
+{
+    if (!m->nbuckets)
+        return NULL;
+    struct kube_map_entry **pe = find(m, key, ho11y_fnv1a(key));
+    struct kube_map_entry *e = *pe;
+    if (!e)
+        return NULL;
+    void *value = e->value;
+    *pe = e->next;
+    free(e);
+    m->count--;
+    return value;
+}
+
+int kube_map_foreach(const struct kube_map *m, int (*fn)(void *ud, const char *key, void *value),
+                     void *ud)
+{
+    for (size_t i = 0; i < m->nbuckets; i++) {
+        for (struct kube_map_entry *e = m->buckets[i]; e; e = e->next) {
+            int r = fn(ud, e->key, e->value);
+            if (r)
+                return r;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * A string-keyed hash map (separate chaining, power-of-two buckets, grows at load 1). Keys are
+ * copied; values are opaque pointers owned by the caller. Not thread-safe: callers lock.
+ */
+#ifndef HO11Y_KUBE_MAP_H
+#define HO11Y_KUBE_MAP_H
+
+#include <stddef.h>
+
+struct kube_map_entry {
+    struct kube_map_entry *next;
+    unsigned long long hash;
+    void *value;
+    char key[]; /* NUL-terminated copy */
+};
+
+struct kube_map {
+    struct kube_map_entry **buckets;
+    size_t nbuckets; /* 0 until the first insert */
+    size_t count;
+};
+
+/** Prepares an empty map; the caller owns the struct. */
+void kube_map_init(struct kube_map *m);
+/**
+ * Frees every entry; free_value (may be NULL) is called on each value. The map may be reused
+ * after kube_map_init. NULL is a no-op.
+ */
+void kube_map_cleanup(struct kube_map *m, void (*free_value)(void *));
+/** The value stored under key, or NULL. key is borrowed. */
+void *kube_map_get(const struct kube_map *m, const char *key);
+/** Whether key is present (values may be NULL). */
+int kube_map_has(const struct kube_map *m, const char *key);
+/**
+ * Stores value under key (key copied). Returns the previous value (the caller frees it) or NULL
+ * when the key was new.
+ */
+void *kube_map_put(struct kube_map *m, const char *key, void *value);
+/** Removes key; returns its value (caller frees) or NULL when absent. */
+void *kube_map_del(struct kube_map *m, const char *key);
+/**
+ * Calls fn for every entry in unspecified order; fn must not change the map. A non-zero return
+ * from fn stops the walk and is returned.
+ */
+int kube_map_foreach(const struct kube_map *m, int (*fn)(void *ud, const char *key, void *value),
+                     void *ud);
+
+#endif

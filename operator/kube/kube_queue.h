@@ -1,0 +1,60 @@
+/*
+ * The work queue of client-go, in C: keys ("namespace/name") are deduplicated while they wait;
+ * a key being processed is never handed to a second worker (an add while it is processed marks
+ * it dirty and it comes back once the first worker calls done); delayed adds wait in a heap
+ * where the earliest deadline wins; rate-limited adds wait 5 ms * 2^failures, capped at 1000 s,
+ * until forget. Thread-safe.
+ */
+#ifndef HO11Y_KUBE_QUEUE_H
+#define HO11Y_KUBE_QUEUE_H
+
+#include <stdint.h>
+
+#define KUBE_QUEUE_BASE_DELAY_MS 5
+#define KUBE_QUEUE_MAX_DELAY_MS  1000000
+
+struct kube_queue;
+
+struct kube_queue_stats {
+    uint64_t depth;   /* keys waiting to be handed out (not delayed, not in progress) */
+    uint64_t adds;    /* accepted adds (workqueue_adds_total) */
+    uint64_t retries; /* rate-limited adds (workqueue_retries_total) */
+    uint64_t delayed; /* keys waiting for a deadline */
+    uint64_t active;  /* keys being processed */
+};
+
+/** A new empty queue. Never NULL. */
+struct kube_queue *kube_queue_new(void);
+/** Frees the queue; no thread may use it any more. NULL is a no-op. */
+void kube_queue_free(struct kube_queue *q);
+
+/** Adds key (copied) now; a no-op when it already waits. Ignored after shutdown. */
+void kube_queue_add(struct kube_queue *q, const char *key);
+/** Adds key after delay_ms (0 = now); an earlier pending deadline wins. */
+void kube_queue_add_after(struct kube_queue *q, const char *key, int64_t delay_ms);
+/** Adds key after its backoff delay and counts a failure; returns the delay used in ms. */
+int64_t kube_queue_add_rate_limited(struct kube_queue *q, const char *key);
+/** Forgets the failures of key (its next rate-limited add waits 5 ms again). */
+void kube_queue_forget(struct kube_queue *q, const char *key);
+/** The number of failures counted for key since the last forget. */
+unsigned kube_queue_num_requeues(struct kube_queue *q, const char *key);
+/** The backoff delay for a given number of failures (pure). */
+int64_t kube_queue_backoff_ms(unsigned failures);
+
+/**
+ * Blocks until a key is ready and returns a fresh copy the caller frees and must pass to
+ * kube_queue_done; returns NULL once the queue is shut down (waiting keys are dropped).
+ */
+char *kube_queue_get(struct kube_queue *q);
+/** Like kube_queue_get but gives up after timeout_ms, returning NULL. */
+char *kube_queue_get_timeout(struct kube_queue *q, int64_t timeout_ms);
+/** Marks key processed; when it was added meanwhile it becomes ready again. */
+void kube_queue_done(struct kube_queue *q, const char *key);
+/** Stops handing out keys and wakes every waiting getter. */
+void kube_queue_shutdown(struct kube_queue *q);
+/** Whether kube_queue_shutdown was called. */
+int kube_queue_shutting_down(struct kube_queue *q);
+/** Copies the counters. */
+void kube_queue_get_stats(struct kube_queue *q, struct kube_queue_stats *out);
+
+#endif

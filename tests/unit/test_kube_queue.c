@@ -1,0 +1,140 @@
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kube/kube_queue.h"
+#include "kube/kube_util.h"
+#include "test.h"
+
+TEST(queue_dedup_and_order)
+{
+    struct kube_queue *q = kube_queue_new();
+    kube_queue_add(q, "ns/a");
+    kube_queue_add(q, "ns/b");
+    kube_queue_add(q, "ns/a");
+    struct kube_queue_stats st;
+    kube_queue_get_stats(q, &st);
+    CHECK_INT_EQ(st.depth, 2);
+    CHECK_INT_EQ(st.adds, 2);
+    char *k1 = kube_queue_get(q), *k2 = kube_queue_get(q);
+    CHECK_STR_EQ(k1, "ns/a");
+    CHECK_STR_EQ(k2, "ns/b");
+    /* Added while in progress: held back until done, then handed out once. */
+    kube_queue_add(q, "ns/a");
+    kube_queue_add(q, "ns/a");
+    CHECK(kube_queue_get_timeout(q, 20) == NULL);
+    kube_queue_done(q, k1);
+    char *k3 = kube_queue_get_timeout(q, 1000);
+    CHECK_STR_EQ(k3, "ns/a");
+    kube_queue_done(q, k3);
+    kube_queue_done(q, k2);
+    CHECK(kube_queue_get_timeout(q, 20) == NULL);
+    free(k1);
+    free(k2);
+    free(k3);
+    kube_queue_free(q);
+}
+
+TEST(queue_backoff_sequence)
+{
+    CHECK_INT_EQ(kube_queue_backoff_ms(0), 5);
+    CHECK_INT_EQ(kube_queue_backoff_ms(1), 10);
+    CHECK_INT_EQ(kube_queue_backoff_ms(7), 640);
+    CHECK_INT_EQ(kube_queue_backoff_ms(17), 655360);
+    CHECK_INT_EQ(kube_queue_backoff_ms(18), 1000000);
+    CHECK_INT_EQ(kube_queue_backoff_ms(500), 1000000);
+    struct kube_queue *q = kube_queue_new();
+    CHECK_INT_EQ(kube_queue_add_rate_limited(q, "k"), 5);
+    CHECK_INT_EQ(kube_queue_add_rate_limited(q, "k"), 10);
+    CHECK_INT_EQ(kube_queue_num_requeues(q, "k"), 2);
+    int64_t t0 = kube_now_ms();
+    char *k = kube_queue_get(q);
+    CHECK_STR_EQ(k, "k");
+    CHECK(kube_now_ms() - t0 >= 4);
+    kube_queue_done(q, k);
+    kube_queue_forget(q, "k");
+    CHECK_INT_EQ(kube_queue_num_requeues(q, "k"), 0);
+    CHECK_INT_EQ(kube_queue_add_rate_limited(q, "k"), 5);
+    struct kube_queue_stats st;
+    kube_queue_get_stats(q, &st);
+    CHECK_INT_EQ(st.retries, 3);
+    free(k);
+    kube_queue_free(q);
+}
+
+TEST(queue_add_after_earliest_wins)
+{
+    struct kube_queue *q = kube_queue_new();
+    kube_queue_add_after(q, "x", 60000);
+    kube_queue_add_after(q, "x", 30);
+    kube_queue_add_after(q, "y", 10);
+    int64_t t0 = kube_now_ms();
+    char *a = kube_queue_get(q);
+    char *b = kube_queue_get(q);
+    CHECK_STR_EQ(a, "y");
+    CHECK_STR_EQ(b, "x");
+    int64_t took = kube_now_ms() - t0;
+    CHECK(took >= 25 && took < 5000);
+    kube_queue_done(q, a);
+    kube_queue_done(q, b);
+    /* The stale 60 s entry does not hand x out again. */
+    CHECK(kube_queue_get_timeout(q, 50) == NULL);
+    free(a);
+    free(b);
+    kube_queue_free(q);
+}
+
+struct worker_ctx {
+    struct kube_queue *q;
+    atomic_int in_progress[8];
+    atomic_int violations;
+    atomic_int processed;
+};
+
+static void *worker(void *arg)
+{
+    struct worker_ctx *w = arg;
+    char *key;
+    while ((key = kube_queue_get(w->q))) {
+        int idx = key[0] - 'a';
+        if (atomic_fetch_add(&w->in_progress[idx], 1) != 0)
+            atomic_fetch_add(&w->violations, 1);
+        usleep(200);
+        atomic_fetch_sub(&w->in_progress[idx], 1);
+        atomic_fetch_add(&w->processed, 1);
+        kube_queue_done(w->q, key);
+        free(key);
+    }
+    return NULL;
+}
+
+TEST(queue_never_same_key_in_two_workers)
+{
+    struct worker_ctx w = {.q = kube_queue_new()};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, worker, &w);
+    for (int round = 0; round < 2000; round++) {
+        char key[2] = {(char)('a' + round % 8), 0};
+        kube_queue_add(w.q, key);
+        if (round % 50 == 0)
+            usleep(500);
+    }
+    while (1) {
+        struct kube_queue_stats st;
+        kube_queue_get_stats(w.q, &st);
+        if (!st.depth && !st.active)
+            break;
+        usleep(1000);
+    }
+    kube_queue_shutdown(w.q);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    CHECK_INT_EQ(atomic_load(&w.violations), 0);
+    CHECK(atomic_load(&w.processed) >= 8);
+    CHECK(kube_queue_shutting_down(w.q));
+    CHECK(kube_queue_get(w.q) == NULL);
+    kube_queue_free(w.q);
+}
