@@ -413,7 +413,8 @@ def validate(rt, obj, old=None):
         if lt is not None and (not isinstance(lt, int) or lt < 0):
             causes.append(inv("spec.leaseTransitions", lt, "must be greater than or equal to 0"))
     elif g == "events.k8s.io" and p == "events":
-        causes += _validate_event_v1(obj, old)
+        causes += _validate_event_v1(event_to_v1(obj) if obj.get("apiVersion") == "v1" else obj,
+                                     old)
     elif g == "rbac.authorization.k8s.io":
         if p in ("rolebindings", "clusterrolebindings"):
             ref = obj.get("roleRef") or {}
