@@ -233,7 +233,7 @@ class ResourceAPI:
                     raise bad_request("field label not supported: " + f)
                 raise bad_request('"%s" is not a known field selector: only "metadata.name", '
                                   '"metadata.namespace"' % f)
-        if name is not None:
+        if name:
             fv = fields.name_value()
             if fv is not None and fv != name:
                 raise bad_request("fieldSelector metadata.name doesn't match requested name")

@@ -84,8 +84,12 @@ class Server:
         raise AssertionError("stand-in did not start: %s" % "".join(self.output))
 
     def _drain(self):
-        for line in self.proc.stdout:
-            self.output.append(line)
+        proc = self.proc
+        try:
+            for line in proc.stdout:
+                self.output.append(line)
+        except (OSError, ValueError):
+            pass
 
     def stop(self):
         """Graceful stop (SIGTERM: the state file is written)."""
