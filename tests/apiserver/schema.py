@@ -441,10 +441,10 @@ class _Validator:
     def _object(self, v, s, name, old):
         n = len(v)
         if "minProperties" in s and n < s["minProperties"]:
-            self.add("minProperties", name, s["minProperties"], "%s in body should have at least %d properties" % (name, s["minProperties"]))
+            self.add("minProperties", name, n, "%s in body should have at least %d properties" % (name, s["minProperties"]))
             return
         if "maxProperties" in s and n > s["maxProperties"]:
-            self.add("maxProperties", name, s["maxProperties"], "%s in body should have at most %d properties" % (name, s["maxProperties"]))
+            self.add("maxProperties", name, n, "%s in body should have at most %d properties" % (name, s["maxProperties"]), valid=s["maxProperties"])
             return
         props = s.get("properties") or {}
         ap = s.get("additionalProperties")
@@ -551,7 +551,7 @@ def _to_field_errors(errs):
         elif e.code == "maxItems":
             out.append(too_many(path, e.value, e.valid if e.valid is not None else -1))
         elif e.code == "maxProperties":
-            out.append(too_many(path, e.value, -1))
+            out.append(too_many(path, e.value, e.valid if e.valid is not None else -1))
         elif e.code == "type":
             out.append(_err("FieldValueTypeInvalid", path, e.value if e.value is not None else "", e.message))
         else:
