@@ -350,27 +350,40 @@ def _drop_empty_parents(obj, removed):
                 break
 
 
+def _manager_text(e):
+    """printManager of apimachinery conflict.go."""
+    text = '"%s"' % e.manager
+    if e.subresource:
+        text += ' with subresource "%s"' % e.subresource
+    if e.operation == "Update":
+        text += " using %s" % e.api_version
+        if e.time:
+            text += " at %s" % e.time
+    return text
+
+
 def _conflict_error(conflicts):
     by = {}
+    order = []
     for e, p in conflicts:
+        if e.manager not in by:
+            order.append(e)
         by.setdefault(e.manager, []).append(p)
-    causes = []
-    for e, p in conflicts:
-        msg = 'conflict with "%s"' % e.manager
-        if e.operation == "Update" or True:
-            msg += " using %s" % e.api_version
-        causes.append({"reason": "FieldManagerConflict", "message": msg,
-                       "field": path_string(p)})
+    causes = [{"reason": "FieldManagerConflict", "message": "conflict with " + _manager_text(e),
+               "field": path_string(p)} for e, p in conflicts]
     n = len(conflicts)
     if n == 1:
         e, p = conflicts[0]
-        message = "Apply failed with 1 conflict: conflict with \"%s\" using %s: %s" % (
-            e.manager, e.api_version, path_string(p))
+        message = "Apply failed with 1 conflict: conflict with %s: %s" % (_manager_text(e),
+                                                                         path_string(p))
     else:
-        lines = []
-        for mgr, paths in by.items():
-            ent = next(e for e, _ in conflicts if e.manager == mgr)
-            lines.append('conflicts with "%s" using %s:\n%s' % (
-                mgr, ent.api_version, "\n".join("- " + path_string(p) for p in paths)))
-        message = "Apply failed with %d conflicts: %s" % (n, "\n".join(lines))
+        parts = []
+        for e in order:
+            paths = by[e.manager]
+            if len(paths) == 1:
+                parts.append("conflict with %s: %s" % (_manager_text(e), path_string(paths[0])))
+            else:
+                parts.append("conflicts with %s:\n%s" % (
+                    _manager_text(e), "\n".join("- " + path_string(p) for p in paths)))
+        message = "Apply failed with %d conflicts: %s" % (n, "\n".join(parts))
     return APIError(409, "Conflict", message, {"causes": causes})
