@@ -9,6 +9,7 @@ import crd as crdmod
 import errors
 import kinds
 import patch as patchmod
+import protobuf
 import ssa
 import util
 import watch as watchmod
@@ -26,7 +27,8 @@ try:
 except ImportError:  # pragma: no cover
     table_mod = None
 
-BODY_TYPES = ("application/json", "application/yaml")
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+BODY_TYPES = ("application/json", "application/yaml", PROTOBUF)
 BODY_TYPES_MSG = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]
 CRD_KEY = "apiextensions.k8s.io/customresourcedefinitions"
 
@@ -98,12 +100,19 @@ class ResourceAPI:
         return obj
 
     # ---- body decoding ------------------------------------------------------------------------
-    def decode(self, req, allowed=BODY_TYPES):
+    def decode(self, req, rt=None, allowed=BODY_TYPES):
         ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "":
             ctype = "application/json"
         if ctype not in allowed:
             raise errors.unsupported_media(BODY_TYPES_MSG)
+        if ctype == PROTOBUF:
+            if rt is None or rt.crd is not None:
+                raise errors.unsupported_media(["application/json", "application/yaml"])
+            try:
+                return protobuf.decode(req.body, rt.api_version, rt.kind)
+            except protobuf.ProtoError:
+                raise errors.unsupported_media(BODY_TYPES_MSG) from None
         return decode_bytes(req.body, ctype)
 
     def check_kind(self, rt, obj, body_text=None):
@@ -391,7 +400,7 @@ class ResourceAPI:
         rt = ctx.rt
         if info.name and info.verb == "create":
             raise errors.method_not_allowed()
-        obj = body if body is not None else self.decode(req)
+        obj = body if body is not None else self.decode(req, rt)
         self.check_kind(rt, obj)
         obj = self.to_storage(rt, obj)
         code, out = self.do_create(ctx, obj)
@@ -495,7 +504,7 @@ class ResourceAPI:
     def update(self, req, info):
         ctx = Ctx(req, info)
         rt = ctx.rt
-        body = self.decode(req)
+        body = self.decode(req, rt)
         if ctx.sub == "scale":
             return self.update_scale(ctx, body, None)
         self.check_kind(rt, body)
@@ -804,10 +813,14 @@ class ResourceAPI:
     def delete_options(self, req):
         opts = {}
         if req.body and req.body.strip():
-            try:
+            ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype == PROTOBUF:
+                try:
+                    opts = protobuf.decode(req.body, "v1", "DeleteOptions")
+                except protobuf.ProtoError:
+                    raise errors.unsupported_media(BODY_TYPES_MSG) from None
+            else:
                 opts = decode_bytes(req.body, "application/json")
-            except APIError:
-                raise
             if not isinstance(opts, dict):
                 raise bad_request("the body of the request was in an unknown format")
         q = req.query

@@ -262,7 +262,16 @@ def default_service(obj):
 
 
 def default_secret(obj):
+    import base64
+
     obj.setdefault("type", "Opaque")
+    sd = obj.pop("stringData", None)
+    if isinstance(sd, dict) and sd:
+        data = dict(obj.get("data") or {})
+        for k, v in sd.items():
+            if isinstance(v, str):
+                data[k] = base64.b64encode(v.encode("utf-8")).decode()
+        obj["data"] = data
 
 
 DEFAULTERS = {
