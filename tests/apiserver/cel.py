@@ -2487,7 +2487,10 @@ class Program:
     def eval(self, activation=None, budget=PER_CALL_LIMIT):
         act = dict(activation or {})
         act["@budget"] = _Budget(budget)
-        return self._fn(act)
+        try:
+            return self._fn(act)
+        except RecursionError:
+            raise EvalError("operation cancelled: actual cost limit exceeded")
 
 
 def _uses(n, name):
@@ -2507,6 +2510,13 @@ def compile(expr, self_schema=None, old_self=False, variables=None, result="bool
     """
     if not isinstance(expr, str):
         raise CompileError("", [(0, "expression must be a string")])
+    try:
+        return _compile_checked(expr, self_schema, old_self, variables, result, root)
+    except RecursionError:
+        raise CompileError(expr, [(0, "expression recursion limit exceeded: %d" % MAX_DEPTH)])
+
+
+def _compile_checked(expr, self_schema, old_self, variables, result, root):
     ast = parse(expr)
     env = {}
     if self_schema is not None:

@@ -975,6 +975,7 @@ def check_structural(schema, path="spec.versions[0].schema.openAPIV3Schema"):
         return [required(path, "")]
     structural = []
     _structural(schema, "root", path, structural)
+    _completeness(schema, schema, path, path, structural)
     structural.sort(key=lambda c: "%s: %s" % (c["field"], c["message"]))
     other = []
     _sanity(schema, path, other, root=True, correlatable=True, cache=_CelCache())
@@ -1044,6 +1045,39 @@ def _structural(s, lvl, path, out):
     if emb and not s.get("x-kubernetes-preserve-unknown-fields") and not props:
         out.append(required(path + ".properties", "must not be empty if x-kubernetes-embedded-resource is "
                                                   "true without x-kubernetes-preserve-unknown-fields"))
+
+
+def _completeness(v, s, spath, vpath, out):
+    """Every property or items schema named inside allOf/anyOf/oneOf/not must also exist in the
+    structural part of the schema (checked from the root, as kube does)."""
+    if not isinstance(v, dict):
+        return
+    if not isinstance(s, dict):
+        out.append(required(spath, "because it is defined in %s" % vpath))
+        return
+    if isinstance(v.get("not"), dict):
+        _nested_completeness(v["not"], s, spath, vpath + ".not", out)
+    for j in ("allOf", "anyOf", "oneOf"):
+        for i, sub in enumerate(v.get(j) or ()):
+            _nested_completeness(sub, s, spath, "%s.%s[%d]" % (vpath, j, i), out)
+
+
+def _nested_completeness(v, s, spath, vpath, out):
+    if not isinstance(v, dict):
+        return
+    if not isinstance(s, dict):
+        out.append(required(spath, "because it is defined in %s" % vpath))
+        return
+    _completeness(v, s, spath, vpath, out)
+    if isinstance(v.get("items"), dict):
+        _nested_completeness(v["items"], s.get("items") if isinstance(s.get("items"), dict) else None,
+                             spath + ".items", vpath + ".items", out)
+    sprops = s.get("properties") or {}
+    for k, vf in (v.get("properties") or {}).items():
+        if k not in sprops:
+            out.append(required(_props_path(spath, k), "because it is defined in %s" % _props_path(vpath, k)))
+        else:
+            _nested_completeness(vf, sprops[k], _props_path(spath, k), _props_path(vpath, k), out)
 
 
 def _value_validation(s, skip_anyof, skip_first_allof_anyof, lvl, path, out):

@@ -459,7 +459,8 @@ COLUMNS = {
 
 
 def _md(o):
-    return o.get("metadata") or {}
+    m = o.get("metadata") if isinstance(o, dict) else None
+    return m if isinstance(m, dict) else {}
 
 
 def _g(o, *path, default=None):

@@ -301,6 +301,13 @@ class CRDSchemaChecks(unittest.TestCase):
         self.assertIn(cause("FieldValueForbidden", P + ".additionalProperties",
                             "Forbidden: additionalProperties and properties are mutual exclusive"), got)
 
+    def test_completeness(self):
+        s = {"type": "object", "properties": {"a": {"type": "string"}},
+             "oneOf": [{"required": ["a"]}, {"properties": {"b": {"minLength": 1}}}]}
+        self.assertEqual(schema.check_structural(s), [
+            cause("FieldValueRequired", self.P + ".properties[b]",
+                  "Required value: because it is defined in " + self.P + ".oneOf[1].properties[b]")])
+
     def test_root_type_and_metadata(self):
         got = schema.check_structural({"type": "object", "properties": {"metadata": {"type": "object", "properties": {
             "labels": {"type": "object"}}}}})
