@@ -387,8 +387,10 @@ class ResourceAPI:
         else:
             def present(o):
                 return self.present(rt, o)
+        plain = not (table_wanted(req.headers.get("accept")) and table_mod is not None)
         stream = watchmod.WatchStream(self.app, conn, rt, match, start, timeout, bookmarks,
-                                      send_initial, present)
+                                      send_initial, present,
+                                      cache_key=(rt.api_version, rt.group) if plain else None)
         stream.run()
         r = Response(200)
         r.streamed = True

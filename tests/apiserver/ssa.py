@@ -127,8 +127,11 @@ def path_string(path):
 
 
 # ---- managedFields (de)serialization --------------------------------------------------------
+_PREFIX = {"f": "f:", "k": "k:", "v": "v:"}
+
+
 def _elem_key(e):
-    return {"f": "f:", "k": "k:", "v": "v:"}[e[0]] + e[1]
+    return _PREFIX[e[0]] + e[1]
 
 
 def to_trie(paths):

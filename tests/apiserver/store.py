@@ -16,7 +16,7 @@ HISTORY_MAX_EVENTS = 500000
 
 
 class Event:
-    __slots__ = ("rv", "key", "type", "obj", "old", "time")
+    __slots__ = ("rv", "key", "type", "obj", "old", "time", "lines")
 
     def __init__(self, rv, key, type_, obj, old):
         self.rv = rv
@@ -25,6 +25,7 @@ class Event:
         self.obj = obj
         self.old = old
         self.time = time.monotonic()
+        self.lines = None  # encoded watch lines shared by watchers: {(type, version): bytes}
 
 
 class Expired(Exception):

@@ -87,7 +87,7 @@ class WatchStream:
     """Runs one watch on a connection until timeout, client close, error or server close."""
 
     def __init__(self, server, conn, rt, match, start_rv, timeout, bookmarks, send_initial,
-                 present, table=None):
+                 present, table=None, cache_key=None):
         self.server = server
         self.store = server.store
         self.conn = conn
@@ -99,6 +99,7 @@ class WatchStream:
         self.send_initial = send_initial
         self.present = present  # stored object -> JSON value sent (version conversion / Table row)
         self.table = table
+        self.cache_key = cache_key  # events encoded once per version when presentation is plain
         self.sent_rv = 0
         self.events_sent = 0
 
@@ -197,7 +198,17 @@ class WatchStream:
                 self.sent_rv = ev.rv
                 if t is None:
                     continue
-                out.append(self._line(t[0], self.present(t[1])))
+                ck = self.cache_key
+                if ck is not None and t[1] is ev.obj:
+                    lines = ev.lines
+                    if lines is None:
+                        lines = ev.lines = {}
+                    line = lines.get((t[0], ck))
+                    if line is None:
+                        line = lines[(t[0], ck)] = self._line(t[0], self.present(t[1]))
+                    out.append(line)
+                else:
+                    out.append(self._line(t[0], self.present(t[1])))
                 self.events_sent += 1
             if out:
                 conn.send_chunk(b"".join(out))
