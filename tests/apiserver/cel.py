@@ -1118,23 +1118,27 @@ def schema_type(s, root=False):
     if t == "object":
         ap = s.get("additionalProperties")
         if isinstance(ap, dict) and not s.get("properties"):
-            return MapT(STRING, schema_type(ap))
+            m = MapT(STRING, schema_type(ap))
+            m.schema = s
+            return m
         if s.get("properties") or s.get("x-kubernetes-embedded-resource") or root:
             return T("object", schema=s, root=root)
         if s.get("x-kubernetes-preserve-unknown-fields"):
             return DYN
         return T("object", schema=s)
     if t == "array":
-        return ListT(schema_type(s.get("items")))
+        lt = ListT(schema_type(s.get("items")))
+        lt.schema = s
+        return lt
     if t == "string":
         f = s.get("format")
         if f == "byte":
-            return BYTES
+            return T("bytes", schema=s)
         if f == "duration":
             return DURATION
         if f in ("date", "date-time"):
             return TIMESTAMP
-        return STRING
+        return T("string", schema=s) if (s.get("maxLength") is not None or s.get("enum")) else STRING
     if t == "integer":
         return INT
     if t == "number":
@@ -2611,3 +2615,132 @@ def to_cel(value, schema, memo=None):
             out[k] = to_cel(v, ps, memo) if ps else v
         return out
     return value
+
+
+# --------------------------------------------------------------------------------------------
+# static cost estimation (an approximation of cel-go's estimator with Kubernetes' size bounds)
+
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
+
+
+def min_serialized_size(t):
+    k = t.kind if t is not None else "dyn"
+    return {"bool": 4, "int": 1, "uint": 1, "double": 1, "string": 2, "bytes": 2, "list": 2, "map": 2,
+            "object": 2, "timestamp": 22, "duration": 4}.get(k, 1)
+
+
+def max_elements(t):
+    """Upper bound of the size of a value of type t (characters, items or entries)."""
+    s = (t.schema or {}) if t is not None else {}
+    k = t.kind if t is not None else "dyn"
+    if k in ("string", "bytes"):
+        if s.get("enum"):
+            return max((len(x) for x in s["enum"] if isinstance(x, str)), default=0)
+        return s["maxLength"] if isinstance(s.get("maxLength"), int) else MAX_REQUEST_BYTES - 2
+    if k == "list":
+        if isinstance(s.get("maxItems"), int):
+            return s["maxItems"]
+        return (MAX_REQUEST_BYTES - 2) // (min_serialized_size(t.elem) + 1)
+    if k == "map":
+        if isinstance(s.get("maxProperties"), int):
+            return s["maxProperties"]
+        return (MAX_REQUEST_BYTES - 2) // (min_serialized_size(t.val) + 4)
+    return MAX_REQUEST_BYTES - 2
+
+
+_LINEAR_STRING = {"contains", "startsWith", "endsWith", "split", "replace", "lowerAscii", "upperAscii",
+                  "trim", "substring", "indexOf", "lastIndexOf", "charAt", "reverse"}
+_REGEX = {"matches", "find", "findAll"}
+_LIST_LINEAR = {"join", "isSorted", "sum", "min", "max", "indexOf", "lastIndexOf"}
+
+
+def _node_size(n):
+    if n.op == "lit":
+        v = n.val
+        return len(v) if isinstance(v, (str, bytes)) else 1
+    if n.op == "list":
+        return len(n.args)
+    if n.op == "mapl":
+        return len(n.args) // 2
+    if n.op in ("filter", "map", "map3"):
+        return _node_size(n.args[0])
+    if n.op == "mcall" and n.val == "split":
+        return _node_size(n.args[0])
+    if n.op == "+" and n.typ is not None and n.typ.kind in ("string", "list", "bytes"):
+        return _node_size(n.args[0]) + _node_size(n.args[1])
+    if n.typ is not None and n.typ.kind in ("string", "bytes", "list", "map"):
+        return max_elements(n.typ)
+    return MAX_REQUEST_BYTES - 2
+
+
+def estimate_cost(program):
+    """Estimated worst-case cost of one evaluation."""
+    return int(math.ceil(_cost(program.ast)))
+
+
+def _cost(n):
+    op = n.op
+    a = n.args
+    if op == "lit":
+        return 0
+    if op == "id":
+        return 1
+    if op in ("sel", "has"):
+        return 1 + _cost(a[0])
+    if op == "idx":
+        return 1 + _cost(a[0]) + _cost(a[1])
+    if op in ("and", "or"):
+        return _cost(a[0]) + _cost(a[1])
+    if op in ("not", "neg"):
+        return 1 + _cost(a[0])
+    if op == "cond":
+        return _cost(a[0]) + max(_cost(a[1]), _cost(a[2]))
+    if op in ("==", "!=", "<", "<=", ">", ">="):
+        c = 1 + _cost(a[0]) + _cost(a[1])
+        t = a[0].typ
+        if t is not None and t.kind in ("string", "bytes"):
+            c += 0.1 * min(_node_size(a[0]), _node_size(a[1]))
+        elif t is not None and t.kind in ("list", "map"):
+            c += min(_node_size(a[0]), _node_size(a[1]))
+        return c
+    if op in ("+", "-", "*", "/", "%"):
+        c = 1 + _cost(a[0]) + _cost(a[1])
+        t = n.typ
+        if t is not None and t.kind in ("string", "bytes"):
+            c += 0.1 * (_node_size(a[0]) + _node_size(a[1]))
+        elif t is not None and t.kind == "list":
+            c += _node_size(a[0]) + _node_size(a[1])
+        return c
+    if op == "in":
+        c = 1 + _cost(a[0]) + _cost(a[1])
+        if a[1].typ is not None and a[1].typ.kind == "list":
+            c += _node_size(a[1])
+        return c
+    if op in ("list", "mapl"):
+        return 10 + sum(_cost(x) for x in a)
+    if op in ("all", "exists", "exists_one", "filter", "map", "map3"):
+        size = _node_size(a[0])
+        body = sum(_cost(x) for x in a[1:])
+        return _cost(a[0]) + size * (body + 1)
+    if op in ("call", "mcall"):
+        c = 1 + sum(_cost(x) for x in a)
+        name = n.val
+        if op == "mcall":
+            recv = a[0]
+            rk = recv.typ.kind if recv.typ is not None else "dyn"
+            if rk in ("string", "dyn") and name in _LINEAR_STRING:
+                c += 0.1 * _node_size(recv)
+            elif rk in ("string", "dyn") and name in _REGEX:
+                c += 0.25 * _node_size(recv) * max(1, _node_size(a[1]) if len(a) > 1 else 1)
+            elif rk in ("list", "dyn") and name in _LIST_LINEAR:
+                c += _node_size(recv)
+        else:
+            if name == "matches" and len(a) == 2:
+                c += 0.25 * _node_size(a[0]) * max(1, _node_size(a[1]))
+            elif name.startswith("sets.") and len(a) == 2:
+                c += _node_size(a[0]) * _node_size(a[1])
+            elif name in ("string", "int", "double", "bytes", "duration", "timestamp", "quantity", "url",
+                          "isQuantity", "isURL") and a:
+                c += 0.1 * (_node_size(a[0]) if a[0].typ is not None and a[0].typ.kind == "string" else 1)
+        return c
+    return 1 + sum(_cost(x) for x in a)

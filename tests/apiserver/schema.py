@@ -978,7 +978,7 @@ def check_structural(schema, path="spec.versions[0].schema.openAPIV3Schema"):
     _completeness(schema, schema, path, path, structural)
     structural.sort(key=lambda c: "%s: %s" % (c["field"], c["message"]))
     other = []
-    _sanity(schema, path, other, root=True, correlatable=True, cache=_CelCache())
+    _sanity(schema, path, other, root=True, correlatable=True, cache=_CelCache(), card=1)
     return structural + other
 
 
@@ -1150,7 +1150,7 @@ def _rule_value(rule):
                                                        reason, s("fieldPath"), oos))
 
 
-def _sanity(s, path, out, root, correlatable, cache):
+def _sanity(s, path, out, root, correlatable, cache, card=1):
     if not isinstance(s, dict):
         return
     t = s.get("type")
@@ -1211,14 +1211,18 @@ def _sanity(s, path, out, root, correlatable, cache):
         _check_default(s, path, out, root)
     rules = s.get("x-kubernetes-validations")
     if rules:
-        _check_rules(rules, s, path, out, root, correlatable, cache)
+        _check_rules(rules, s, path, out, root, correlatable, cache, card)
     props = s.get("properties") or {}
     for k, ps in props.items():
-        _sanity(ps, _props_path(path, k), out, False, correlatable, cache)
+        _sanity(ps, _props_path(path, k), out, False, correlatable, cache, card)
     if isinstance(ap, dict):
-        _sanity(ap, path + ".additionalProperties", out, False, correlatable, cache)
+        mp = s.get("maxProperties")
+        _sanity(ap, path + ".additionalProperties", out, False, correlatable, cache,
+                card * mp if card is not None and isinstance(mp, int) else None)
     if items is not None:
-        _sanity(items, path + ".items", out, False, correlatable and lt in ("map", "set"), cache)
+        mi = s.get("maxItems")
+        _sanity(items, path + ".items", out, False, correlatable and lt in ("map", "set"), cache,
+                card * mi if card is not None and isinstance(mi, int) else None)
     for j in _JUNCTORS:
         subs = s.get(j)
         if isinstance(subs, dict):
@@ -1256,7 +1260,22 @@ def _check_default(s, path, out, root):
         out.append(e)
 
 
-def _check_rules(rules, s, path, out, root, correlatable, cache):
+STATIC_ESTIMATED_COST_LIMIT = 10000000
+
+
+def _cost_message(cost_name, cost, limit):
+    f = float(cost) / float(limit)
+    if f > 100.0:
+        factor = "more than 100x"
+    elif f < 1.5:
+        factor = "%fx" % f
+    else:
+        factor = "%.1fx" % f
+    return ("%s exceeds budget by factor of %s (try simplifying the rule, or adding maxItems, "
+            "maxProperties, and maxLength where arrays, maps, and strings are declared)" % (cost_name, factor))
+
+
+def _check_rules(rules, s, path, out, root, correlatable, cache, card=1):
     for i, rule in enumerate(rules):
         rp = "%s.x-kubernetes-validations[%d]" % (path, i)
         if not isinstance(rule, dict):
@@ -1292,6 +1311,13 @@ def _check_rules(rules, s, path, out, root, correlatable, cache):
         if prog.uses_old_self and not correlatable:
             out.append(invalid(rp + ".rule", _rule_value(rule),
                                "oldSelf cannot be used on the uncorrelatable portion of the schema within %s" % path))
+        # Only clearly unbounded rules are refused: the estimate approximates cel-go's, so a rule
+        # is rejected when it exceeds the per-rule limit by more than 100x.
+        n = card if card is not None else (cel.MAX_REQUEST_BYTES - 2) // (
+            cel.min_serialized_size(cel.schema_type(s)) + 1)
+        total = cel.estimate_cost(prog) * n
+        if total > 100 * STATIC_ESTIMATED_COST_LIMIT:
+            out.append(forbidden(rp + ".rule", _cost_message("estimated rule cost", total, STATIC_ESTIMATED_COST_LIMIT)))
         me = rule.get("messageExpression")
         if me is not None:
             if not me.strip():

@@ -363,8 +363,8 @@ class CRDSchemaChecks(unittest.TestCase):
                   "Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes quadratic")])
 
     def test_transition_rule_on_uncorrelatable_items(self):
-        s = {"type": "object", "properties": {"l": {"type": "array", "items": {
-            "type": "string", "x-kubernetes-validations": [{"rule": "self == oldSelf"}]}}}}
+        s = {"type": "object", "properties": {"l": {"type": "array", "maxItems": 10, "items": {
+            "type": "string", "maxLength": 10, "x-kubernetes-validations": [{"rule": "self == oldSelf"}]}}}}
         got = schema.check_structural(s)
         self.assertEqual(len(got), 1)
         self.assertTrue(got[0]["message"].endswith(
@@ -374,3 +374,28 @@ class CRDSchemaChecks(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RuleCost(unittest.TestCase):
+    P = "spec.versions[0].schema.openAPIV3Schema"
+    MSG = ("Forbidden: estimated rule cost exceeds budget by factor of more than 100x (try simplifying the rule, "
+           "or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)")
+
+    def test_unbounded_rules_are_refused(self):
+        s = {"type": "object", "properties": {
+            "l": {"type": "array", "items": {"type": "string"},
+                  "x-kubernetes-validations": [{"rule": "self.all(x, x.startsWith('a'))"}]},
+            "m": {"type": "array", "items": {"type": "object", "properties": {"n": {"type": "string"}},
+                                             "x-kubernetes-validations": [{"rule": "self.n.startsWith('a')"}]}}}}
+        self.assertEqual(schema.check_structural(s), [
+            cause("FieldValueForbidden", self.P + ".properties[l].x-kubernetes-validations[0].rule", self.MSG),
+            cause("FieldValueForbidden", self.P + ".properties[m].items.x-kubernetes-validations[0].rule", self.MSG)])
+
+    def test_bounded_or_cheap_rules_are_accepted(self):
+        s = {"type": "object", "properties": {
+            "l": {"type": "array", "maxItems": 64, "items": {"type": "string", "maxLength": 63},
+                  "x-kubernetes-validations": [{"rule": "self.all(x, x.startsWith('a'))"}]},
+            "u": {"type": "array", "items": {"type": "string"},
+                  "x-kubernetes-validations": [{"rule": "self.size() <= 10"}, {"rule": "self.all(x, x != '')"}]},
+            "n": {"type": "string", "x-kubernetes-validations": [{"rule": "self.startsWith('a')"}]}}}
+        self.assertEqual(schema.check_structural(s), [])
