@@ -619,7 +619,6 @@ def parse_quantity(s):
 
 _RESERVED = {"as", "break", "const", "continue", "else", "for", "function", "if", "import", "let",
              "loop", "package", "namespace", "return", "var", "void", "while"}
-_OPS3 = ()
 _OPS2 = ("==", "!=", "<=", ">=", "&&", "||")
 _OPS1 = "+-*/%<>!?:.,[](){}"
 
@@ -2353,8 +2352,6 @@ def _compile(n):
     if op == "call":
         fs = [_compile(x) for x in a]
         name = n.val
-        if name == "matches" or name in ("sets.contains", "sets.equivalent", "sets.intersects"):
-            pass
 
         def call(act):
             args = [h(act) for h in fs]

@@ -1223,13 +1223,6 @@ def _sanity(s, path, out, root, correlatable, cache, card=1):
         mi = s.get("maxItems")
         _sanity(items, path + ".items", out, False, correlatable and lt in ("map", "set"), cache,
                 card * mi if card is not None and isinstance(mi, int) else None)
-    for j in _JUNCTORS:
-        subs = s.get(j)
-        if isinstance(subs, dict):
-            subs = [subs]
-        for i, sub in enumerate(subs or ()):
-            if isinstance(sub, dict) and "x-kubernetes-validations" in sub:
-                pass
 
 
 def _gostrs(keys):
