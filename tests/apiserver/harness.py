@@ -124,13 +124,24 @@ class Server:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def client(self, token=None):
-        return Client(self, token or self.token)
+        return Client(self, self.token if token is None else token)
 
     def sa_token(self, sa):
         r = subprocess.run([sys.executable, SERVER, "token", "--state-dir", self.state_dir,
                             "--service-account", sa], stdout=subprocess.PIPE, text=True,
                            check=True)
         return r.stdout.strip()
+
+    def hook(self, method, action, body=None):
+        """Call the admin endpoint directly (what the admin subcommand does)."""
+        c = self.client()
+        try:
+            r = c.request(method, "/_admin/" + action, body)
+        finally:
+            c.close()
+        if r.status >= 300:
+            raise AssertionError("admin %s failed: %r" % (action, r))
+        return r.json
 
     def admin(self, *args):
         r = subprocess.run([sys.executable, SERVER, "admin", "--state-dir", self.state_dir] +

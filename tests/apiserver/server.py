@@ -296,12 +296,9 @@ class App:
 
     # ---- request handling ----------------------------------------------------------------------
     def serve(self, req, conn, started):
-        user = None
-        verb = req.method.lower()
-        resource = ""
-        code = 500
+        note = {"user": None, "verb": req.method.lower(), "resource": ""}
         try:
-            resp, user, verb, resource = self.handle(req, conn)
+            resp = self.handle(req, conn, note)
         except APIError as e:
             resp = apimod.json_response(e.code, e.status())
             resp.headers.extend(e.headers.items())
@@ -318,23 +315,26 @@ class App:
             else:
                 body = resp.body if req.method != "HEAD" else b""
                 conn.send(resp.code, body, resp.ctype, resp.headers)
-        self.admin.log(user.name if user is not None else "", verb, req.target.split("?")[0],
-                       code, time.monotonic() - started, resource)
+        user = note["user"]
+        self.admin.log(user.name if user is not None else "", note["verb"],
+                       req.target.split("?")[0], code, time.monotonic() - started,
+                       note["resource"])
 
-    def handle(self, req, conn):
+    def handle(self, req, conn, note):
         path = req.path
         if req.too_large:
             raise errors.too_large("limit is %d" % (3 * 1024 * 1024))
         if path in HEALTH or path.startswith(tuple(h + "/" for h in HEALTH)):
-            return apimod.Response(200, b"ok", "text/plain; charset=utf-8"), None, "get", ""
+            return apimod.Response(200, b"ok", "text/plain; charset=utf-8")
         user = self.auth.authenticate(req.headers.get("authorization"))
         if user is None:
             raise errors.unauthorized()
+        note["user"] = user
         if path.startswith("/_admin/"):
             if not user.admin:
                 raise errors.forbidden('forbidden: User "%s" cannot %s path "%s"'
                                        % (user.name, req.method.lower(), path), {})
-            return self.handle_admin(req), user, req.method.lower(), ""
+            return self.handle_admin(req)
         if self.admin.paused:
             self.admin.wait_unpaused()
         info = parse_resource_path(req.method, path, req.query)
@@ -346,11 +346,13 @@ class App:
                     raise rbac.forbidden(user, a, "")
             latency, fault = self.admin.pick(verb, "", path)
             self._apply_fault(latency, fault, "", "")
-            return self.non_resource(req, path), user, verb, ""
+            return self.non_resource(req, path)
         rt = self.registry.lookup(info.group, info.version, info.resource)
         resource = info.resource + ("/" + info.subresource if info.subresource else "")
+        note["verb"] = info.verb
+        note["resource"] = resource
         if rt is None:
-            return _not_found(), user, info.verb, resource
+            return _not_found()
         info.rt = rt
         if self.rbac and not user.admin:
             a = rbac.Attributes(info.verb, info.group, info.resource, info.subresource,
@@ -361,7 +363,7 @@ class App:
                 raise rbac.forbidden(user, a, rt.qualified_resource)
         latency, fault = self.admin.pick(info.verb, resource, path)
         self._apply_fault(latency, fault, rt.qualified_resource, info.name)
-        return self.resource(req, info, conn), user, info.verb, resource
+        return self.resource(req, info, conn)
 
     def _apply_fault(self, latency, fault, qr, name):
         if latency > 0:
