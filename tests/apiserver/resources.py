@@ -125,10 +125,11 @@ def builtin_types():
                              ("clusterroles", "ClusterRole", False),
                              ("clusterrolebindings", "ClusterRoleBinding", False)):
         add(ResourceType("rbac.authorization.k8s.io", "v1", plural, kind, ns))
+    # CRD objects are typed built-ins served by the generic installer: strategic merge patch is
+    # accepted (kubectl apply and helm upgrade send it); only custom resources refuse it.
     add(ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
                      "CustomResourceDefinition", False, short_names=["crd", "crds"],
-                     subresources=("status",), generation=True, unconditional_update=False,
-                     strategic=False))
+                     subresources=("status",), generation=True, unconditional_update=False))
     return t
 
 
