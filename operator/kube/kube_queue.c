@@ -200,9 +200,16 @@ void kube_queue_add_after(struct kube_queue *q, const char *key, int64_t delay_m
 
 int64_t kube_queue_add_rate_limited(struct kube_queue *q, const char *key)
 {
+    return kube_queue_add_rate_limited_min(q, key, 0);
+}
+
+int64_t kube_queue_add_rate_limited_min(struct kube_queue *q, const char *key, int64_t min_delay_ms)
+{
     pthread_mutex_lock(&q->lock);
     struct item *it = item_get(q, key);
     int64_t delay = kube_queue_backoff_ms(it->failures);
+    if (delay < min_delay_ms)
+        delay = min_delay_ms;
     it->failures++;
     q->retries++;
     if (!q->shutdown)

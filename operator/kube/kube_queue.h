@@ -34,6 +34,9 @@ void kube_queue_add(struct kube_queue *q, const char *key);
 void kube_queue_add_after(struct kube_queue *q, const char *key, int64_t delay_ms);
 /** Adds key after its backoff delay and counts a failure; returns the delay used in ms. */
 int64_t kube_queue_add_rate_limited(struct kube_queue *q, const char *key);
+/** Like kube_queue_add_rate_limited, but waits at least min_delay_ms (a Retry-After). */
+int64_t kube_queue_add_rate_limited_min(struct kube_queue *q, const char *key,
+                                        int64_t min_delay_ms);
 /** Forgets the failures of key (its next rate-limited add waits 5 ms again). */
 void kube_queue_forget(struct kube_queue *q, const char *key);
 /** The number of failures counted for key since the last forget. */

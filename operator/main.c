@@ -1,0 +1,282 @@
+/*
+ * ho11y-operator: the Topology controller as a process. Loads the cluster configuration,
+ * starts the informers and the health and metrics servers, waits for the caches to sync, then
+ * reconciles (at once, or while it holds the leader Lease with --leader-elect). SIGTERM or
+ * SIGINT stops taking work, lets reconciles in flight finish (bounded), releases the lease and
+ * exits 0; a second signal exits at once.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "kube/kube_client.h"
+#include "kube/kube_config.h"
+#include "kube/kube_util.h"
+#include "op_controller.h"
+#include "op_http.h"
+#include "op_leader.h"
+#include "op_options.h"
+
+struct app {
+    struct op_options opts;
+    struct kube_client *client;
+    struct op_controller *ctl;
+    struct op_leader *leader;
+    struct op_http *health, *metrics;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int signals;
+    int synced;
+};
+
+static struct app app;
+
+static void *signal_main(void *arg)
+{
+    sigset_t *set = arg;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        pthread_mutex_lock(&app.lock);
+        int n = ++app.signals;
+        pthread_cond_broadcast(&app.cond);
+        pthread_mutex_unlock(&app.lock);
+        if (n == 1) {
+            LOG_INFO("Received %s; shutting down (a second signal exits at once)",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        } else {
+            LOG_WARN("Received a second signal; exiting now");
+            _exit(1);
+        }
+    }
+    return NULL;
+}
+
+/* Waits up to ms for a signal; returns whether one arrived. */
+static int wait_signal(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&app.lock);
+    while (!app.signals)
+        if (pthread_cond_timedwait(&app.cond, &app.lock, &ts) != 0)
+            break;
+    int got = app.signals;
+    pthread_mutex_unlock(&app.lock);
+    return got;
+}
+
+static int ready(void *ud, char *why, size_t whylen)
+{
+    return op_controller_synced(app.ctl, why, whylen);
+}
+
+static void process_metrics(struct hbuf *out)
+{
+    FILE *f = fopen("/proc/self/stat", "r");
+    char buf[1024];
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long utime = 0, stime = 0;
+    long rss = 0;
+    /* Fields after the command: state(3) ... utime(14) stime(15) ... rss(24). */
+    if (p && sscanf(p + 2,
+                    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d "
+                    "%*d %*d %*u %*u %ld",
+                    &utime, &stime, &rss) == 3) {
+        double tick = (double)sysconf(_SC_CLK_TCK);
+        hbuf_addf(out,
+                  "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
+                  "seconds.\n# TYPE process_cpu_seconds_total counter\n"
+                  "process_cpu_seconds_total %.2f\n"
+                  "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                  "# TYPE process_resident_memory_bytes gauge\n"
+                  "process_resident_memory_bytes %ld\n",
+                  (double)(utime + stime) / tick, rss * sysconf(_SC_PAGESIZE));
+    }
+}
+
+static void metrics(void *ud, struct hbuf *out)
+{
+    op_controller_write_metrics(app.ctl, out);
+    int leading = app.leader ? op_leader_is_leader(app.leader) : app.synced;
+    hbuf_addf(out,
+              "# HELP leader_election_master_status Gauge of if the reporting system is master "
+              "of the relevant lease, 0 indicates backup, 1 indicates master.\n"
+              "# TYPE leader_election_master_status gauge\n"
+              "leader_election_master_status{name=\"%s\"} %d\n",
+              app.leader ? op_leader_name(app.leader) : app.opts.leader_elect_id, leading);
+    process_metrics(out);
+}
+
+static const struct op_http_handlers handlers = {ready, metrics, NULL};
+
+static void on_leading(void *ud, int leading)
+{
+    op_controller_set_leading(app.ctl, leading);
+}
+
+static char *make_identity(void)
+{
+    char host[256] = "unknown", suffix[17];
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        snprintf(host, sizeof(host), "unknown");
+    kube_rand_hex(suffix, 8);
+    return xasprintf("%s_%s", host, suffix);
+}
+
+static int start_http(char *err, size_t errlen)
+{
+    const char *h = app.opts.health_addr, *m = app.opts.metrics_addr;
+    char host[256];
+    int port, hon = 0, mon = 0;
+    if (op_http_parse_addr(h, host, sizeof(host), &port, &hon) ||
+        op_http_parse_addr(m, host, sizeof(host), &port, &mon)) {
+        snprintf(err, errlen, "invalid --health-addr or --metrics-addr (want host:port or :port)");
+        return -1;
+    }
+    int same = hon && mon && strcmp(h, m) == 0 && !strstr(h, ":0");
+    if (hon && op_http_start(h, 1, same, &handlers, &app.health, err, errlen))
+        return -1;
+    if (mon && !same && op_http_start(m, 0, 1, &handlers, &app.metrics, err, errlen))
+        return -1;
+    if (app.health)
+        LOG_INFO("Health endpoints listening on port %d", op_http_port(app.health));
+    if (app.metrics || same)
+        LOG_INFO("Metrics endpoint listening on port %d",
+                 op_http_port(app.metrics ? app.metrics : app.health));
+    return 0;
+}
+
+static const char *lease_namespace(const struct kube_config *cfg)
+{
+    if (app.opts.leader_elect_namespace)
+        return app.opts.leader_elect_namespace;
+    const char *pod = getenv("POD_NAMESPACE");
+    if (pod && pod[0])
+        return pod;
+    return cfg->namespace ? cfg->namespace : "default";
+}
+
+int main(int argc, char **argv)
+{
+    char err[2048];
+    int status = 1;
+    struct kube_config cfg = {0};
+    char *identity = NULL, *lease_ns = NULL;
+    sigset_t set;
+    pthread_t sig_thread;
+
+    ho11y_alloc_init();
+    if (op_options_parse(argc, argv, &app.opts, err, sizeof(err))) {
+        fprintf(stderr, "ho11y-operator: %s\n", err);
+        return 2;
+    }
+    if (app.opts.help) {
+        op_options_usage(stdout);
+        return 0;
+    }
+    if (app.opts.version) {
+        printf("ho11y-operator %s\n", HO11Y_VERSION);
+        return 0;
+    }
+    log_configure(app.opts.log_level, app.opts.log_format, STDERR_FILENO);
+    /* Signals go to one thread; every thread started later inherits the mask. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pthread_mutex_init(&app.lock, NULL);
+    pthread_cond_init(&app.cond, NULL);
+    pthread_create(&sig_thread, NULL, signal_main, &set);
+    kube_global_init();
+
+    if (kube_config_load_default(app.opts.kubeconfig, app.opts.context, &cfg, err, sizeof(err))) {
+        LOG_ERROR("Configuration not loaded: %s", err);
+        goto out;
+    }
+    if (kube_client_new(&cfg, NULL, &app.client, err, sizeof(err))) {
+        LOG_ERROR("Client not created: %s", err);
+        goto out;
+    }
+    identity = make_identity();
+    LOG_INFO("Starting ho11y-operator %s as %s against %s (%s), namespace %s, %d workers",
+             HO11Y_VERSION, identity, cfg.server, cfg.origin ? cfg.origin : "",
+             app.opts.ns ? app.opts.ns : "(all)", app.opts.workers);
+    struct op_controller_opts co = {.ns = app.opts.ns,
+                                    .workers = app.opts.workers,
+                                    .generator_image = app.opts.generator_image,
+                                    .collector_image = app.opts.collector_image,
+                                    .pull_policy = app.opts.image_pull_policy,
+                                    .identity = identity};
+    app.ctl = op_controller_new(app.client, &co);
+    if (start_http(err, sizeof(err))) {
+        LOG_ERROR("HTTP endpoints not started: %s", err);
+        goto out;
+    }
+    if (op_controller_start(app.ctl)) {
+        LOG_ERROR("Controller not started");
+        goto out;
+    }
+    /* Reconcile only with complete caches: an empty cache would look like missing objects. */
+    while (!op_controller_wait_synced(app.ctl, 200))
+        if (wait_signal(1))
+            goto stop;
+    app.synced = 1;
+    if (app.opts.leader_elect) {
+        lease_ns = xstrdup(lease_namespace(&cfg));
+        struct op_leader_opts lo = {.ns = lease_ns,
+                                    .name = app.opts.leader_elect_id,
+                                    .identity = identity,
+                                    .lease_duration_ms = app.opts.lease_duration_ms,
+                                    .renew_deadline_ms = app.opts.renew_deadline_ms,
+                                    .retry_period_ms = app.opts.retry_period_ms,
+                                    .on_change = on_leading};
+        if (op_leader_new(app.client, &lo, &app.leader, err, sizeof(err))) {
+            LOG_ERROR("Leader election not configured: %s", err);
+            goto stop;
+        }
+        op_leader_start(app.leader);
+    } else {
+        op_controller_set_leading(app.ctl, 1);
+    }
+    while (!wait_signal(60000))
+        ;
+    status = 0;
+stop:
+    /* Stop taking work, let reconciles in flight finish, then give the lease up. */
+    op_controller_stop(app.ctl, app.opts.shutdown_timeout_ms);
+    if (app.leader)
+        op_leader_stop(app.leader);
+    if (status == 0)
+        LOG_INFO("Shut down cleanly");
+out:
+    op_http_stop(app.health);
+    op_http_stop(app.metrics);
+    op_leader_free(app.leader);
+    op_controller_free(app.ctl);
+    kube_client_free(app.client);
+    kube_config_cleanup(&cfg);
+    kube_global_cleanup();
+    free(identity);
+    free(lease_ns);
+    return status;
+}

@@ -1,0 +1,480 @@
+#include "op_controller.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/constants.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "kube/kube_util.h"
+#include "op_internal.h"
+#include "op_status.h"
+
+/* Status-only changes of children (a Deployment's replica counts) wait this long, so that
+ * several of them are handled by one reconcile and one status write. */
+#define STATUS_COALESCE_MS 250
+
+const struct kube_resource *const op_kind_resource[OP_KIND_COUNT] = {
+    &kube_res_serviceaccounts, &kube_res_configmaps, &kube_res_services, &kube_res_deployments};
+const char *const op_kind_name[OP_KIND_COUNT] = {"ServiceAccount", "ConfigMap", "Service",
+                                                 "Deployment"};
+
+int op_kind_of(const char *kind)
+{
+    for (int i = 0; kind && i < OP_KIND_COUNT; i++)
+        if (strcmp(kind, op_kind_name[i]) == 0)
+            return i;
+    return -1;
+}
+
+void op_child_key(char *out, size_t outlen, enum op_kind kind, const char *ns, const char *name)
+{
+    snprintf(out, outlen, "%s/%s/%s", op_kind_name[kind], ns, name);
+}
+
+void op_verified_forget(struct op_controller *ctl, const char *child_key, const char *uid)
+{
+    pthread_mutex_lock(&ctl->state_lock);
+    struct op_verified *v = kube_map_get(&ctl->verified, child_key);
+    if (v && (!uid || !v->uid[0] || strcmp(v->uid, uid) == 0))
+        free(kube_map_del(&ctl->verified, child_key));
+    pthread_mutex_unlock(&ctl->state_lock);
+}
+
+/* ---- informer callbacks ---- */
+
+static void *trim_topology(void *ud, const cJSON *obj)
+{
+    return op_topology_trim(obj);
+}
+
+static void free_topology(void *rec)
+{
+    op_topology_free(rec);
+}
+
+/* Whether status (compact JSON) is the one this process wrote last for key. */
+static int own_status(struct op_controller *ctl, const char *key, const char *status)
+{
+    if (!status)
+        return 0;
+    cJSON *st = cJSON_Parse(status);
+    unsigned char d[OP_DIGEST_LEN];
+    op_digest_all(st, d);
+    cJSON_Delete(st);
+    pthread_mutex_lock(&ctl->state_lock);
+    struct op_topo_state *s = kube_map_get(&ctl->states, key);
+    int own = s && s->status_written && memcmp(s->status_digest, d, OP_DIGEST_LEN) == 0;
+    pthread_mutex_unlock(&ctl->state_lock);
+    return own;
+}
+
+static void on_topology(void *ud, const char *key, const void *old_rec, const void *new_rec)
+{
+    struct op_controller *ctl = ud;
+    const struct op_topology *o = old_rec, *n = new_rec;
+    if (o && n && strcmp(o->json, n->json) == 0 && o->deleting == n->deleting) {
+        /* Only the status changed: usually our own write coming back. */
+        if (own_status(ctl, key, n->status))
+            return;
+        kube_queue_add_after(ctl->queue, key, STATUS_COALESCE_MS);
+        return;
+    }
+    kube_queue_add(ctl->queue, key);
+}
+
+static void *trim_child(void *ud, const cJSON *obj)
+{
+    return op_child_trim(obj);
+}
+
+static void free_child(void *rec)
+{
+    op_child_free(rec);
+}
+
+static void enqueue_owner(struct op_controller *ctl, const char *key, const struct op_child *c,
+                          int64_t delay)
+{
+    if (!c || !c->owner_name)
+        return;
+    const char *slash = strchr(key, '/');
+    if (!slash)
+        return;
+    char *tkey = xasprintf("%.*s/%s", (int)(slash - key), key, c->owner_name);
+    kube_queue_add_after(ctl->queue, tkey, delay);
+    free(tkey);
+}
+
+static void on_child(void *ud, const char *key, const void *old_rec, const void *new_rec)
+{
+    struct op_child_source *src = ud;
+    struct op_controller *ctl = src->ctl;
+    const struct op_child *o = old_rec, *n = new_rec;
+    char ck[512];
+    snprintf(ck, sizeof(ck), "%s/%s", op_kind_name[src->kind], key); /* "Kind/ns/name" */
+    if (!n)
+        op_verified_forget(ctl, ck, o->uid);
+    int status_only =
+        o && n && memcmp(o->digest, n->digest, OP_DIGEST_LEN) == 0 && o->deleting == n->deleting;
+    int64_t delay = status_only ? STATUS_COALESCE_MS : 0;
+    enqueue_owner(ctl, key, n, delay);
+    if (o && (!n || !n->owner_name || !o->owner_name || strcmp(o->owner_name, n->owner_name)))
+        enqueue_owner(ctl, key, o, delay);
+    /* Topologies waiting for this name (a conflict) look again. */
+    char *waiting = NULL;
+    pthread_mutex_lock(&ctl->state_lock);
+    waiting = xstrdup(kube_map_get(&ctl->conflicts, ck));
+    pthread_mutex_unlock(&ctl->state_lock);
+    for (char *p = waiting; p && *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        kube_queue_add_after(ctl->queue, p, delay);
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    free(waiting);
+}
+
+struct op_controller *op_controller_new(struct kube_client *client,
+                                        const struct op_controller_opts *opts)
+{
+    struct op_controller *ctl = xcalloc(1, sizeof(*ctl));
+    ctl->client = client;
+    ctl->ns = opts->ns && opts->ns[0] ? xstrdup(opts->ns) : NULL;
+    ctl->workers = opts->workers > 0 ? opts->workers : 1;
+    ctl->generator_image = xstrdup(opts->generator_image);
+    ctl->collector_image = xstrdup(opts->collector_image);
+    ctl->pull_policy = xstrdup(opts->pull_policy);
+    ctl->identity = xstrdup(opts->identity ? opts->identity : "ho11y-operator");
+    ctl->queue = kube_queue_new();
+    ctl->events = op_events_new(TOPO_MANAGED_BY_VALUE, ctl->identity);
+    op_metrics_init(&ctl->metrics);
+    pthread_mutex_init(&ctl->state_lock, NULL);
+    kube_map_init(&ctl->verified);
+    kube_map_init(&ctl->states);
+    kube_map_init(&ctl->conflicts);
+    pthread_mutex_init(&ctl->lead_lock, NULL);
+    pthread_cond_init(&ctl->lead_cond, NULL);
+
+    ctl->topology_ops = (struct kube_informer_ops){trim_topology, free_topology, on_topology, ctl};
+    struct kube_informer_opts io = {.name = "topologies",
+                                    .res = &kube_res_topologies,
+                                    .ns = ctl->ns,
+                                    .ops = &ctl->topology_ops};
+    ctl->topologies = kube_informer_new(client, &io);
+    for (int k = 0; k < OP_KIND_COUNT; k++) {
+        ctl->sources[k] = (struct op_child_source){ctl, (enum op_kind)k};
+        ctl->child_ops[k] =
+            (struct kube_informer_ops){trim_child, free_child, on_child, &ctl->sources[k]};
+        struct kube_informer_opts co = {.name = op_kind_resource[k]->plural,
+                                        .res = op_kind_resource[k],
+                                        .ns = ctl->ns,
+                                        .label_selector =
+                                            TOPO_LABEL_MANAGED_BY "=" TOPO_MANAGED_BY_VALUE,
+                                        .ops = &ctl->child_ops[k]};
+        ctl->children[k] = kube_informer_new(client, &co);
+    }
+    return ctl;
+}
+
+/* ---- workers ---- */
+
+struct enqueue_ctx {
+    struct kube_queue *q;
+};
+
+static int enqueue_all(void *ud, const char *key, const void *rec)
+{
+    kube_queue_add(((struct enqueue_ctx *)ud)->q, key);
+    return 0;
+}
+
+static enum op_metrics_result metrics_result(enum op_result r)
+{
+    switch (r) {
+    case OP_RESULT_SUCCESS:
+        return OP_METRICS_SUCCESS;
+    case OP_RESULT_REQUEUE_AFTER:
+        return OP_METRICS_REQUEUE_AFTER;
+    default:
+        return OP_METRICS_ERROR;
+    }
+}
+
+/* Waits until this process leads (returns 1) or the controller stops (returns 0). */
+static int wait_leading(struct op_controller *ctl)
+{
+    pthread_mutex_lock(&ctl->lead_lock);
+    while (!ctl->leading && !ctl->stopping)
+        pthread_cond_wait(&ctl->lead_cond, &ctl->lead_lock);
+    int ok = !ctl->stopping;
+    pthread_mutex_unlock(&ctl->lead_lock);
+    return ok;
+}
+
+static int is_leading(struct op_controller *ctl)
+{
+    pthread_mutex_lock(&ctl->lead_lock);
+    int l = ctl->leading && !ctl->stopping;
+    pthread_mutex_unlock(&ctl->lead_lock);
+    return l;
+}
+
+static void *worker_main(void *arg)
+{
+    struct op_controller *ctl = arg;
+    struct kube_conn *conn = kube_conn_new(ctl->client, &ctl->cancel);
+    while (wait_leading(ctl)) {
+        char *key = kube_queue_get_timeout(ctl->queue, 500);
+        if (!key) {
+            if (kube_queue_shutting_down(ctl->queue))
+                break;
+            continue;
+        }
+        if (!is_leading(ctl)) {
+            /* Leadership went while we waited: the next leader takes the key over. */
+            kube_queue_done(ctl->queue, key);
+            free(key);
+            continue;
+        }
+        atomic_fetch_add(&ctl->in_flight, 1);
+        int64_t t0 = kube_now_ms(), after = 0;
+        enum op_result r = op_reconcile(ctl, conn, key, &after);
+        double secs = (double)(kube_now_ms() - t0) / 1000.0;
+        op_metrics_observe(&ctl->metrics, metrics_result(r), secs);
+        if (atomic_load(&ctl->cancel)) {
+            /* Aborted: leadership lost or a hard stop; nothing is retried here. */
+        } else if (r == OP_RESULT_SUCCESS) {
+            kube_queue_forget(ctl->queue, key);
+        } else if (r == OP_RESULT_REQUEUE_AFTER) {
+            kube_queue_forget(ctl->queue, key);
+            kube_queue_add_after(ctl->queue, key, after);
+        } else {
+            int64_t d = kube_queue_add_rate_limited_min(ctl->queue, key, after);
+            LOG_DEBUG("Reconcile of topology %s failed; retrying in %lld ms", key, (long long)d);
+        }
+        LOG_DEBUG("Reconciled topology %s in %.3f s", key, secs);
+        kube_queue_done(ctl->queue, key);
+        atomic_fetch_sub(&ctl->in_flight, 1);
+        free(key);
+    }
+    kube_conn_free(conn);
+    return NULL;
+}
+
+enum ho11y_err op_controller_start(struct op_controller *ctl)
+{
+    if (ctl->started)
+        return HO11Y_OK;
+    if (kube_informer_start(ctl->topologies))
+        return HO11Y_INTERNAL;
+    for (int k = 0; k < OP_KIND_COUNT; k++)
+        if (kube_informer_start(ctl->children[k]))
+            return HO11Y_INTERNAL;
+    ctl->threads = xcalloc((size_t)ctl->workers, sizeof(pthread_t));
+    for (int i = 0; i < ctl->workers; i++)
+        if (pthread_create(&ctl->threads[i], NULL, worker_main, ctl) != 0)
+            return HO11Y_INTERNAL;
+    ctl->started = 1;
+    return HO11Y_OK;
+}
+
+void op_controller_set_leading(struct op_controller *ctl, int leading)
+{
+    pthread_mutex_lock(&ctl->lead_lock);
+    int was = ctl->leading;
+    ctl->leading = leading;
+    if (leading && !was)
+        atomic_store(&ctl->cancel, 0);
+    if (!leading && was)
+        atomic_store(&ctl->cancel, 1); /* abort the requests in flight at once */
+    pthread_cond_broadcast(&ctl->lead_cond);
+    pthread_mutex_unlock(&ctl->lead_lock);
+    if (leading && !was) {
+        struct enqueue_ctx ec = {ctl->queue};
+        kube_informer_foreach(ctl->topologies, enqueue_all, &ec);
+        LOG_INFO("Started reconciling (%zu topologies)", kube_informer_count(ctl->topologies));
+    } else if (!leading && was) {
+        LOG_WARN("Stopped reconciling: leadership lost");
+    }
+}
+
+int op_controller_synced(struct op_controller *ctl, char *why, size_t whylen)
+{
+    int ok = 1;
+    size_t n = 0;
+    if (why && whylen)
+        why[0] = '\0';
+    struct kube_informer *all[1 + OP_KIND_COUNT] = {ctl->topologies};
+    for (int k = 0; k < OP_KIND_COUNT; k++)
+        all[k + 1] = ctl->children[k];
+    for (int i = 0; i < 1 + OP_KIND_COUNT; i++) {
+        if (kube_informer_synced(all[i]))
+            continue;
+        ok = 0;
+        if (why && n < whylen) {
+            int w =
+                snprintf(why + n, whylen - n, "%s%s", n ? ", " : "", kube_informer_name(all[i]));
+            if (w > 0)
+                n += (size_t)w;
+        }
+    }
+    return ok;
+}
+
+int op_controller_wait_synced(struct op_controller *ctl, int64_t timeout_ms)
+{
+    int64_t end = kube_now_ms() + timeout_ms;
+    while (!op_controller_synced(ctl, NULL, 0)) {
+        if (kube_now_ms() >= end)
+            return 0;
+        usleep(20000);
+    }
+    return 1;
+}
+
+void op_controller_stop(struct op_controller *ctl, int64_t drain_ms)
+{
+    if (!ctl->started)
+        return;
+    pthread_mutex_lock(&ctl->lead_lock);
+    ctl->stopping = 1;
+    pthread_cond_broadcast(&ctl->lead_cond);
+    pthread_mutex_unlock(&ctl->lead_lock);
+    kube_queue_shutdown(ctl->queue);
+    int64_t end = kube_now_ms() + drain_ms;
+    while (atomic_load(&ctl->in_flight) > 0 && kube_now_ms() < end)
+        usleep(10000);
+    if (atomic_load(&ctl->in_flight) > 0) {
+        LOG_WARN("Reconciles still running after %lld ms; aborting them", (long long)drain_ms);
+        atomic_store(&ctl->cancel, 1);
+    }
+    for (int i = 0; i < ctl->workers; i++)
+        pthread_join(ctl->threads[i], NULL);
+    free(ctl->threads);
+    ctl->threads = NULL;
+    kube_informer_stop(ctl->topologies);
+    for (int k = 0; k < OP_KIND_COUNT; k++)
+        kube_informer_stop(ctl->children[k]);
+    ctl->started = 0;
+}
+
+static void free_state(void *p)
+{
+    struct op_topo_state *s = p;
+    if (s) {
+        free(s->uid);
+        free(s->conflicts);
+        free(s);
+    }
+}
+
+void op_controller_free(struct op_controller *ctl)
+{
+    if (!ctl)
+        return;
+    op_controller_stop(ctl, 0);
+    kube_informer_free(ctl->topologies);
+    for (int k = 0; k < OP_KIND_COUNT; k++)
+        kube_informer_free(ctl->children[k]);
+    kube_queue_free(ctl->queue);
+    op_events_free(ctl->events);
+    op_metrics_cleanup(&ctl->metrics);
+    kube_map_cleanup(&ctl->verified, free);
+    kube_map_cleanup(&ctl->states, free_state);
+    kube_map_cleanup(&ctl->conflicts, free);
+    pthread_mutex_destroy(&ctl->state_lock);
+    pthread_mutex_destroy(&ctl->lead_lock);
+    pthread_cond_destroy(&ctl->lead_cond);
+    free(ctl->ns);
+    free(ctl->generator_image);
+    free(ctl->collector_image);
+    free(ctl->pull_policy);
+    free(ctl->identity);
+    free(ctl);
+}
+
+/* ---- metrics ---- */
+
+struct topo_counts {
+    unsigned long long n[6];
+};
+
+static const char *const topo_conditions[6] = {"Ready",        "NotReady", "InvalidSpec",
+                                               "NameConflict", "ApiError", "Unknown"};
+
+static int count_topology(void *ud, const char *key, const void *rec)
+{
+    struct topo_counts *tc = ud;
+    const struct op_topology *t = rec;
+    cJSON *st = t->status ? cJSON_Parse(t->status) : NULL;
+    int rec_true = 0, ready_true = 0;
+    const char *reason = NULL;
+    int idx = 5;
+    if (op_status_condition(st, "Reconciled", &rec_true, &reason)) {
+        if (!rec_true && strcmp(reason, "InvalidSpec") == 0)
+            idx = 2;
+        else if (!rec_true && strcmp(reason, "NameConflict") == 0)
+            idx = 3;
+        else if (!rec_true)
+            idx = 4;
+        else if (op_status_condition(st, "Ready", &ready_true, NULL) && ready_true)
+            idx = 0;
+        else
+            idx = 1;
+    }
+    tc->n[idx]++;
+    cJSON_Delete(st);
+    return 0;
+}
+
+static void write_rest_stat(void *ud, const char *method, long code, unsigned long long count)
+{
+    struct hbuf *out = ud;
+    if (code)
+        hbuf_addf(out, "rest_client_requests_total{code=\"%ld\",method=\"%s\"} %llu\n", code,
+                  method, count);
+    else
+        hbuf_addf(out, "rest_client_requests_total{code=\"<error>\",method=\"%s\"} %llu\n", method,
+                  count);
+}
+
+void op_controller_write_metrics(struct op_controller *ctl, struct hbuf *out)
+{
+    op_metrics_write(&ctl->metrics, "topology", out);
+    struct kube_queue_stats qs;
+    kube_queue_get_stats(ctl->queue, &qs);
+    hbuf_addf(out,
+              "# HELP workqueue_depth Current depth of workqueue\n# TYPE workqueue_depth gauge\n"
+              "workqueue_depth{controller=\"topology\",name=\"topology\"} %llu\n"
+              "# HELP workqueue_adds_total Total number of adds handled by workqueue\n"
+              "# TYPE workqueue_adds_total counter\n"
+              "workqueue_adds_total{controller=\"topology\",name=\"topology\"} %llu\n"
+              "# HELP workqueue_retries_total Total number of retries handled by workqueue\n"
+              "# TYPE workqueue_retries_total counter\n"
+              "workqueue_retries_total{controller=\"topology\",name=\"topology\"} %llu\n",
+              (unsigned long long)qs.depth, (unsigned long long)qs.adds,
+              (unsigned long long)qs.retries);
+    hbuf_adds(out, "# HELP rest_client_requests_total Number of HTTP requests, partitioned by "
+                   "status code and method\n# TYPE rest_client_requests_total counter\n");
+    kube_client_stats(ctl->client, write_rest_stat, out);
+    struct topo_counts tc = {{0}};
+    kube_informer_foreach(ctl->topologies, count_topology, &tc);
+    hbuf_adds(out, "# HELP ho11y_operator_topologies Topologies by condition\n"
+                   "# TYPE ho11y_operator_topologies gauge\n");
+    for (int i = 0; i < 6; i++)
+        hbuf_addf(out, "ho11y_operator_topologies{condition=\"%s\"} %llu\n", topo_conditions[i],
+                  tc.n[i]);
+    unsigned long long created, patched;
+    op_events_counts(ctl->events, &created, &patched);
+    hbuf_addf(out,
+              "# HELP ho11y_operator_events_total Events recorded on Topologies\n"
+              "# TYPE ho11y_operator_events_total counter\n"
+              "ho11y_operator_events_total{action=\"create\"} %llu\n"
+              "ho11y_operator_events_total{action=\"patch\"} %llu\n",
+              created, patched);
+}

@@ -1,0 +1,37 @@
+/*
+ * Events (core/v1) on Topologies. An event identical to one sent in the last ten minutes
+ * (same object, type, reason and message) is not created again: the existing one gets its
+ * count and lastTimestamp patched, as client-go's correlator does. Events are API writes, so
+ * reconcile only records them at transitions. Thread-safe.
+ */
+#ifndef HO11Y_OP_EVENTS_H
+#define HO11Y_OP_EVENTS_H
+
+#include "common/error.h"
+#include "kube/kube_client.h"
+#include "op_cache.h"
+
+struct op_events;
+
+/** component is the source ("ho11y-operator"); instance identifies this process. Copied. */
+struct op_events *op_events_new(const char *component, const char *instance);
+/** Frees the recorder; NULL is a no-op. */
+void op_events_free(struct op_events *ev);
+
+/**
+ * Records an event of type ("Normal"/"Warning") with reason and message on topology t, using
+ * conn. Returns the API error (the caller logs it); the event is then not remembered, so a
+ * retry sends it again.
+ */
+enum ho11y_err op_events_record(struct op_events *ev, struct kube_conn *conn,
+                                const struct op_topology *t, const char *type, const char *reason,
+                                const char *message);
+
+/** Forgets what was recorded for the Topology with this uid (it was deleted). */
+void op_events_forget(struct op_events *ev, const char *uid);
+
+/** Events created and patched so far (for tests and the benchmark). */
+void op_events_counts(struct op_events *ev, unsigned long long *created,
+                      unsigned long long *patched);
+
+#endif

@@ -1,0 +1,143 @@
+#include "op_http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+
+/* A scrape of a thousand Topologies fits in well under this. */
+#define METRICS_MAX (4u << 20)
+
+struct op_http {
+    struct MHD_Daemon *d;
+    const struct op_http_handlers *h;
+    int health, metrics;
+    int port;
+};
+
+enum ho11y_err op_http_parse_addr(const char *addr, char *host, size_t hostlen, int *port,
+                                  int *enabled)
+{
+    *enabled = 1;
+    if (!addr || strcmp(addr, "0") == 0 || !addr[0]) {
+        *enabled = 0;
+        return HO11Y_OK;
+    }
+    const char *colon = strrchr(addr, ':');
+    if (!colon)
+        return HO11Y_INVAL;
+    size_t hl = (size_t)(colon - addr);
+    if (hl >= hostlen)
+        return HO11Y_INVAL;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || p < 0 || p > 65535)
+        return HO11Y_INVAL;
+    *port = (int)p;
+    return HO11Y_OK;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
+                             const char *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_len, void **req_cls)
+{
+    struct op_http *s = cls;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply(c, 405, "text/plain", "method not allowed\n", 19);
+    if (s->health && (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0))
+        return reply(c, 200, "text/plain; charset=utf-8", "ok", 2);
+    if (s->health && strcmp(url, "/readyz") == 0) {
+        char why[512] = "", body[640];
+        if (s->h->ready(s->h->ud, why, sizeof(why)))
+            return reply(c, 200, "text/plain; charset=utf-8", "ok", 2);
+        int n =
+            snprintf(body, sizeof(body), "[-]informers not synced: %s\nreadyz check failed\n", why);
+        return reply(c, 500, "text/plain; charset=utf-8", body,
+                     (size_t)(n < (int)sizeof(body) ? n : (int)sizeof(body) - 1));
+    }
+    if (s->metrics && strcmp(url, "/metrics") == 0) {
+        struct hbuf out;
+        hbuf_init(&out, METRICS_MAX);
+        s->h->metrics(s->h->ud, &out);
+        enum MHD_Result r =
+            reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", hbuf_str(&out), out.len);
+        hbuf_cleanup(&out);
+        return r;
+    }
+    return reply(c, 404, "text/plain", "404 page not found\n", 19);
+}
+
+enum ho11y_err op_http_start(const char *addr, int health, int metrics,
+                             const struct op_http_handlers *h, struct op_http **out, char *err,
+                             size_t errlen)
+{
+    char host[256];
+    int port = 0, enabled = 0;
+    *out = NULL;
+    if (op_http_parse_addr(addr, host, sizeof(host), &port, &enabled) || !enabled) {
+        snprintf(err, errlen, "invalid address \"%s\" (want host:port or :port)", addr);
+        return HO11Y_INVAL;
+    }
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    if (!host[0])
+        sin.sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (strcmp(host, "localhost") == 0)
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+        snprintf(err, errlen, "invalid address \"%s\": the host must be an IPv4 address", addr);
+        return HO11Y_INVAL;
+    }
+    struct op_http *s = xcalloc(1, sizeof(*s));
+    s->h = h;
+    s->health = health;
+    s->metrics = metrics;
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                            handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errlen, "cannot listen on %s (in use or not permitted)", addr);
+        free(s);
+        return HO11Y_IO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : port;
+    *out = s;
+    return HO11Y_OK;
+}
+
+int op_http_port(const struct op_http *s)
+{
+    return s->port;
+}
+
+void op_http_stop(struct op_http *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}

@@ -1,0 +1,109 @@
+/*
+ * The controller's shared state, for its own modules (op_controller.c, op_reconcile.c,
+ * op_metrics.c). Not a public interface.
+ */
+#ifndef HO11Y_OP_INTERNAL_H
+#define HO11Y_OP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "kube/kube_client.h"
+#include "kube/kube_informer.h"
+#include "kube/kube_map.h"
+#include "kube/kube_queue.h"
+#include "op_cache.h"
+#include "op_controller.h"
+#include "op_events.h"
+#include "op_metrics.h"
+
+enum op_kind {
+    OP_KIND_SERVICEACCOUNT,
+    OP_KIND_CONFIGMAP,
+    OP_KIND_SERVICE,
+    OP_KIND_DEPLOYMENT,
+    OP_KIND_COUNT
+};
+
+/* What the operator last established about one child ("Kind/namespace/name"): the live
+ * object with digest `live` (uid `uid`) holds every field of the desired object with digest
+ * `desired`; or, with deleted set, that the operator deleted it. */
+struct op_verified {
+    char uid[48];
+    unsigned char live[OP_DIGEST_LEN];
+    unsigned char desired[OP_DIGEST_LEN];
+    int deleted;
+};
+
+/* What the operator remembers per Topology ("namespace/name") between reconciles. */
+struct op_topo_state {
+    char *uid;
+    long long invalid_generation; /* generation whose InvalidSpec event was sent, -1 none */
+    char *conflicts;              /* the NameConflict message last reported, NULL none */
+    int status_written;
+    unsigned char status_digest[OP_DIGEST_LEN]; /* of the status last written */
+    int external_conflict; /* a conflict with an object outside the cache: recheck later */
+};
+
+struct op_child_source {
+    struct op_controller *ctl;
+    enum op_kind kind;
+};
+
+struct op_controller {
+    struct kube_client *client;
+    char *ns;
+    int workers;
+    char *generator_image;
+    char *collector_image;
+    char *pull_policy;
+    char *identity;
+
+    struct kube_informer *topologies;
+    struct kube_informer *children[OP_KIND_COUNT];
+    struct kube_informer_ops topology_ops; /* the informers borrow these */
+    struct kube_informer_ops child_ops[OP_KIND_COUNT];
+    struct op_child_source sources[OP_KIND_COUNT];
+    struct kube_queue *queue;
+    struct op_events *events;
+    struct op_metrics metrics;
+
+    pthread_mutex_t state_lock; /* verified, states, conflicts */
+    struct kube_map verified;   /* "Kind/ns/name" -> struct op_verified */
+    struct kube_map states;     /* "ns/name" -> struct op_topo_state */
+    struct kube_map conflicts;  /* "Kind/ns/name" -> char* topology keys waiting ("\n"-sep) */
+
+    pthread_mutex_t lead_lock;
+    pthread_cond_t lead_cond;
+    int leading;
+    int stopping;
+    atomic_int cancel; /* aborts the workers' requests (leadership lost, hard stop) */
+    atomic_int in_flight;
+    pthread_t *threads;
+    int started;
+};
+
+extern const struct kube_resource *const op_kind_resource[OP_KIND_COUNT];
+extern const char *const op_kind_name[OP_KIND_COUNT];
+
+/** The kind of a rendered object, or -1. */
+int op_kind_of(const char *kind);
+
+/* Reconcile outcome. */
+enum op_result { OP_RESULT_SUCCESS, OP_RESULT_ERROR, OP_RESULT_REQUEUE_AFTER };
+
+/**
+ * Reconciles the Topology key ("namespace/name") using conn. On OP_RESULT_REQUEUE_AFTER
+ * *after_ms says when to look again. Called by the workers; never two calls for one key.
+ */
+enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, const char *key,
+                            int64_t *after_ms);
+
+/** "Kind/ns/name" into out. */
+void op_child_key(char *out, size_t outlen, enum op_kind kind, const char *ns, const char *name);
+
+/** Drops the verified state of a child whose object with uid is gone (uid NULL: any). */
+void op_verified_forget(struct op_controller *ctl, const char *child_key, const char *uid);
+
+#endif

@@ -1,0 +1,906 @@
+/*
+ * Reconcile of one Topology (DESIGN §4, §5): validate; render the desired objects with api/;
+ * for each, create it when missing, leave it alone when the live object already holds every
+ * field we set, update it otherwise (never an object this Topology does not control); delete
+ * owned leftovers; write the status only when it changed; record events at transitions.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/constants.h"
+#include "api/field_error.h"
+#include "api/render.h"
+#include "api/topology.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "kube/kube_util.h"
+#include "op_compare.h"
+#include "op_internal.h"
+#include "op_status.h"
+
+/* A conflict with an object outside our cache is looked at again this often. */
+#define CONFLICT_RECHECK_MS 30000
+/* Transient API errors are reported in the status only after this many retries. */
+#define ERROR_STATUS_AFTER 3
+#define MAX_TOUCHED        (TOPO_MAX_SERVICES + 4)
+
+struct rc {
+    struct op_controller *ctl;
+    struct kube_conn *conn;
+    struct op_topology *topo;
+    const char *key;
+    unsigned created[OP_KIND_COUNT], updated[OP_KIND_COUNT], deleted[OP_KIND_COUNT];
+    unsigned nchanges;
+    char last_change[192];
+    struct hbuf conflicts;
+    int external_conflict;
+    enum ho11y_err error;
+    char error_msg[1024];
+    long retry_after;
+    const char *touched[MAX_TOUCHED]; /* Deployments written in this pass: not ready yet */
+    size_t ntouched;
+};
+
+static const char *const plural_names[OP_KIND_COUNT] = {"ServiceAccounts", "ConfigMaps", "Services",
+                                                        "Deployments"};
+
+static void note_error(struct rc *rc, enum ho11y_err err, const char *msg, long retry_after)
+{
+    if (rc->error)
+        return;
+    rc->error = err;
+    snprintf(rc->error_msg, sizeof(rc->error_msg), "%s", msg);
+    rc->retry_after = retry_after;
+}
+
+static void note_change(struct rc *rc, unsigned *counter, const char *verb, enum op_kind kind,
+                        const char *name)
+{
+    counter[kind]++;
+    rc->nchanges++;
+    snprintf(rc->last_change, sizeof(rc->last_change), "%s %s %s", verb, op_kind_name[kind], name);
+    LOG_INFO("%s %s %s/%s for topology %s", verb, op_kind_name[kind], rc->topo->ns, name, rc->key);
+}
+
+static void touch(struct rc *rc, enum op_kind kind, const char *name)
+{
+    if (kind == OP_KIND_DEPLOYMENT && rc->ntouched < MAX_TOUCHED)
+        rc->touched[rc->ntouched++] = name;
+}
+
+static int touched(const struct rc *rc, const char *name)
+{
+    for (size_t i = 0; i < rc->ntouched; i++)
+        if (strcmp(rc->touched[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- state shared with the controller ---- */
+
+static void remember(struct rc *rc, const char *ck, const char *uid,
+                     const unsigned char live[OP_DIGEST_LEN],
+                     const unsigned char desired[OP_DIGEST_LEN], int deleted)
+{
+    struct op_verified *v = xcalloc(1, sizeof(*v));
+    snprintf(v->uid, sizeof(v->uid), "%s", uid ? uid : "");
+    if (live)
+        memcpy(v->live, live, OP_DIGEST_LEN);
+    if (desired)
+        memcpy(v->desired, desired, OP_DIGEST_LEN);
+    v->deleted = deleted;
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    free(kube_map_put(&rc->ctl->verified, ck, v));
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+}
+
+static int verified_get(struct rc *rc, const char *ck, struct op_verified *out)
+{
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    struct op_verified *v = kube_map_get(&rc->ctl->verified, ck);
+    if (v)
+        *out = *v;
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+    return v != NULL;
+}
+
+/* Registers this Topology as waiting for child key ck (a name conflict). */
+static void conflict_index_add(struct rc *rc, const char *ck)
+{
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    char *cur = kube_map_get(&rc->ctl->conflicts, ck);
+    int present = 0;
+    for (const char *p = cur; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n == strlen(rc->key) && strncmp(p, rc->key, n) == 0)
+            present = 1;
+        p = nl ? nl + 1 : p + n;
+    }
+    if (!present) {
+        char *next = cur ? xasprintf("%s\n%s", cur, rc->key) : xstrdup(rc->key);
+        free(kube_map_put(&rc->ctl->conflicts, ck, next));
+    }
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+}
+
+static int conflict_index_has(struct rc *rc, const char *ck)
+{
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    const char *cur = kube_map_get(&rc->ctl->conflicts, ck);
+    int found = 0;
+    size_t klen = strlen(rc->key);
+    for (const char *p = cur; p && *p && !found;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        found = n == klen && strncmp(p, rc->key, n) == 0;
+        p = nl ? nl + 1 : p + n;
+    }
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+    return found;
+}
+
+struct strip_ctx {
+    const char *key;
+    char **empty;
+    size_t nempty, cap;
+    struct kube_map *map;
+};
+
+static int strip_key(void *ud, const char *ck, void *value)
+{
+    struct strip_ctx *s = ud;
+    char *list = value;
+    struct hbuf out;
+    hbuf_init(&out, 1 << 20);
+    for (const char *p = list; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (!(n == strlen(s->key) && strncmp(p, s->key, n) == 0)) {
+            if (out.len)
+                hbuf_addc(&out, '\n');
+            hbuf_add(&out, p, n);
+        }
+        p = nl ? nl + 1 : p + n;
+    }
+    if (strcmp(hbuf_str(&out), list) != 0) {
+        /* Replacing the value of an existing key does not disturb the walk. */
+        if (!out.len) {
+            if (s->nempty == s->cap) {
+                s->cap = s->cap ? s->cap * 2 : 8;
+                s->empty = xrealloc(s->empty, s->cap * sizeof(char *));
+            }
+            s->empty[s->nempty++] = xstrdup(ck);
+        }
+        free(kube_map_put(s->map, ck, hbuf_steal(&out, NULL)));
+    }
+    hbuf_cleanup(&out);
+    return 0;
+}
+
+/** Removes topology key from every conflict list (it is re-registered when still in conflict). */
+static void conflict_index_clear(struct op_controller *ctl, const char *key)
+{
+    struct strip_ctx s = {key, NULL, 0, 0, &ctl->conflicts};
+    pthread_mutex_lock(&ctl->state_lock);
+    kube_map_foreach(&ctl->conflicts, strip_key, &s);
+    for (size_t i = 0; i < s.nempty; i++) {
+        free(kube_map_del(&ctl->conflicts, s.empty[i]));
+        free(s.empty[i]);
+    }
+    pthread_mutex_unlock(&ctl->state_lock);
+    free(s.empty);
+}
+
+static struct op_topo_state *state_get(struct op_controller *ctl, const struct op_topology *t,
+                                       const char *key)
+{
+    struct op_topo_state *s = kube_map_get(&ctl->states, key);
+    if (s && strcmp(s->uid, t->uid) != 0) {
+        /* The Topology was deleted and created again under the same name. */
+        free(s->uid);
+        free(s->conflicts);
+        free(kube_map_del(&ctl->states, key));
+        s = NULL;
+    }
+    if (!s) {
+        s = xcalloc(1, sizeof(*s));
+        s->uid = xstrdup(t->uid);
+        s->invalid_generation = -1;
+        kube_map_put(&ctl->states, key, s);
+    }
+    return s;
+}
+
+/* ---- children ---- */
+
+struct child_copy {
+    struct op_child rec;
+    int found;
+};
+
+static int copy_child(void *ud, const void *rec)
+{
+    struct child_copy *c = ud;
+    c->rec = *(const struct op_child *)rec;
+    c->rec.owner_name = NULL;
+    c->found = 1;
+    return 0;
+}
+
+static int lookup_child(struct rc *rc, enum op_kind kind, const char *name, struct op_child *out)
+{
+    char key[512];
+    struct child_copy c = {.found = 0};
+    snprintf(key, sizeof(key), "%s/%s", rc->topo->ns, name);
+    kube_informer_get(rc->ctl->children[kind], key, copy_child, &c);
+    if (c.found)
+        *out = c.rec;
+    return c.found;
+}
+
+static const char *json_str(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (b)
+        v = cJSON_GetObjectItemCaseSensitive(v, b);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void add_conflict(struct rc *rc, enum op_kind kind, const char *name, const char *ck,
+                         int external)
+{
+    if (rc->conflicts.len)
+        hbuf_adds(&rc->conflicts, "; ");
+    hbuf_addf(&rc->conflicts, "%s %s exists and is not controlled by this Topology",
+              op_kind_name[kind], name);
+    conflict_index_add(rc, ck);
+    if (external)
+        rc->external_conflict = 1;
+}
+
+static enum ho11y_err request(struct rc *rc, struct kube_req *req, struct kube_resp *resp,
+                              cJSON **out)
+{
+    char err[1024];
+    if (out)
+        *out = NULL;
+    enum ho11y_err r = kube_conn_do(rc->conn, req, resp, err, sizeof(err));
+    if (r) {
+        if (r != HO11Y_NOTFOUND && r != HO11Y_EXISTS && r != HO11Y_CANCELLED)
+            LOG_WARN("Request for topology %s failed: %s", rc->key, err);
+        if (r != HO11Y_NOTFOUND && r != HO11Y_EXISTS)
+            note_error(rc, r, err, resp->status.retry_after);
+        return r;
+    }
+    if (out) {
+        *out = cJSON_ParseWithLength(resp->body, resp->body_len);
+        if (!*out) {
+            snprintf(err, sizeof(err), "%s: unreadable answer from the API server", req->verb);
+            note_error(rc, HO11Y_PARSE, err, 0);
+            return HO11Y_PARSE;
+        }
+    }
+    return HO11Y_OK;
+}
+
+static void ensure_live(struct rc *rc, enum op_kind kind, const cJSON *d,
+                        const unsigned char hd[OP_DIGEST_LEN], const char *ck, int may_create);
+
+static void create_child(struct rc *rc, enum op_kind kind, const cJSON *d,
+                         const unsigned char hd[OP_DIGEST_LEN], const char *ck, int may_retry)
+{
+    const char *name = json_str(d, "metadata", "name");
+    char *body = cJSON_PrintUnformatted(d);
+    struct kube_req req = {.verb = "POST",
+                           .res = op_kind_resource[kind],
+                           .ns = rc->topo->ns,
+                           .body = body,
+                           .body_len = strlen(body)};
+    struct kube_resp resp;
+    cJSON *live = NULL;
+    enum ho11y_err r = request(rc, &req, &resp, &live);
+    free(body);
+    if (r == HO11Y_EXISTS && may_retry) {
+        /* Someone else's object, or ours not yet in the cache: look at it. */
+        ensure_live(rc, kind, d, hd, ck, 0);
+        return;
+    }
+    if (r)
+        return;
+    unsigned char dl[OP_DIGEST_LEN];
+    op_digest_live(live, dl);
+    remember(rc, ck, json_str(live, "metadata", "uid"), dl, hd, 0);
+    note_change(rc, rc->created, "Created", kind, name);
+    touch(rc, kind, name);
+    cJSON_Delete(live);
+}
+
+static int selectors_differ(const cJSON *d, const cJSON *live)
+{
+    const cJSON *ds =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "spec"), "selector");
+    const cJSON *ls = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(live, "spec"), "selector");
+    return ds && ls && !cJSON_Compare(ds, ls, 1);
+}
+
+static void delete_object(struct rc *rc, enum op_kind kind, const char *name, const char *uid,
+                          const char *ck)
+{
+    char *body = xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"preconditions\":"
+                           "{\"uid\":\"%s\"},\"propagationPolicy\":\"Background\"}",
+                           uid);
+    struct kube_req req = {.verb = "DELETE",
+                           .res = op_kind_resource[kind],
+                           .ns = rc->topo->ns,
+                           .name = name,
+                           .body = body,
+                           .body_len = strlen(body)};
+    struct kube_resp resp;
+    enum ho11y_err r = request(rc, &req, &resp, NULL);
+    free(body);
+    if (r == HO11Y_OK || r == HO11Y_NOTFOUND) {
+        remember(rc, ck, uid, NULL, NULL, 1);
+        if (r == HO11Y_OK)
+            note_change(rc, rc->deleted, "Deleted", kind, name);
+    }
+}
+
+static void update_child(struct rc *rc, enum op_kind kind, const cJSON *d,
+                         const unsigned char hd[OP_DIGEST_LEN], const char *ck, const cJSON *live,
+                         const char *diff)
+{
+    const char *name = json_str(d, "metadata", "name");
+    const char *uid = json_str(live, "metadata", "uid");
+    if (kind == OP_KIND_DEPLOYMENT && selectors_differ(d, live)) {
+        /* The selector is immutable: delete, and the next pass creates it again. */
+        LOG_INFO("Deployment %s/%s has a foreign selector; recreating it", rc->topo->ns, name);
+        delete_object(rc, kind, name, uid ? uid : "", ck);
+        note_error(rc, HO11Y_CONFLICT, "recreating a Deployment whose selector changed", 0);
+        return;
+    }
+    cJSON *merged = op_merge_for_update(live, d);
+    char *body = cJSON_PrintUnformatted(merged);
+    cJSON_Delete(merged);
+    struct kube_req req = {.verb = "PUT",
+                           .res = op_kind_resource[kind],
+                           .ns = rc->topo->ns,
+                           .name = name,
+                           .body = body,
+                           .body_len = strlen(body)};
+    struct kube_resp resp;
+    cJSON *out = NULL;
+    enum ho11y_err r = request(rc, &req, &resp, &out);
+    free(body);
+    if (r)
+        return;
+    unsigned char dl[OP_DIGEST_LEN];
+    op_digest_live(out, dl);
+    remember(rc, ck, json_str(out, "metadata", "uid"), dl, hd, 0);
+    LOG_DEBUG("%s %s/%s differed at %s", op_kind_name[kind], rc->topo->ns, name, diff);
+    note_change(rc, rc->updated, "Updated", kind, name);
+    touch(rc, kind, name);
+    cJSON_Delete(out);
+}
+
+/* Reads the live object and makes it hold the desired fields (or reports a conflict). */
+static void ensure_live(struct rc *rc, enum op_kind kind, const cJSON *d,
+                        const unsigned char hd[OP_DIGEST_LEN], const char *ck, int may_create)
+{
+    const char *name = json_str(d, "metadata", "name");
+    struct kube_req req = {
+        .verb = "GET", .res = op_kind_resource[kind], .ns = rc->topo->ns, .name = name};
+    struct kube_resp resp;
+    cJSON *live = NULL;
+    enum ho11y_err r = request(rc, &req, &resp, &live);
+    if (r == HO11Y_NOTFOUND) {
+        if (may_create)
+            create_child(rc, kind, d, hd, ck, 0);
+        return;
+    }
+    if (r)
+        return;
+    const cJSON *ref = op_controller_ref(live);
+    const char *ruid = ref ? json_str(ref, "uid", NULL) : NULL;
+    if (!ruid || strcmp(ruid, rc->topo->uid) != 0) {
+        struct op_child tmp;
+        add_conflict(rc, kind, name, ck, !lookup_child(rc, kind, name, &tmp));
+        goto out;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(live, "metadata"),
+                                         "deletionTimestamp")) {
+        note_error(rc, HO11Y_CONFLICT, "waiting for a deleted object to go away", 0);
+        goto out;
+    }
+    char diff[512];
+    if (op_subset(d, live, diff, sizeof(diff))) {
+        unsigned char dl[OP_DIGEST_LEN];
+        op_digest_live(live, dl);
+        remember(rc, ck, json_str(live, "metadata", "uid"), dl, hd, 0);
+        goto out;
+    }
+    update_child(rc, kind, d, hd, ck, live, diff);
+out:
+    cJSON_Delete(live);
+}
+
+static void apply_object(struct rc *rc, const cJSON *d)
+{
+    const char *kind_s = json_str(d, "kind", NULL), *name = json_str(d, "metadata", "name");
+    int kind = op_kind_of(kind_s);
+    if (kind < 0 || !name) {
+        LOG_ERROR("Rendered object of kind %s is not managed by the operator",
+                  kind_s ? kind_s : "(none)");
+        return;
+    }
+    char ck[512];
+    unsigned char hd[OP_DIGEST_LEN];
+    struct op_child live;
+    struct op_verified v;
+    op_child_key(ck, sizeof(ck), (enum op_kind)kind, rc->topo->ns, name);
+    op_digest_all(d, hd);
+    int have_v = verified_get(rc, ck, &v) && !v.deleted;
+    if (lookup_child(rc, (enum op_kind)kind, name, &live)) {
+        if (strcmp(live.owner_uid, rc->topo->uid) != 0) {
+            add_conflict(rc, (enum op_kind)kind, name, ck, 0);
+            return;
+        }
+        if (live.deleting) {
+            note_error(rc, HO11Y_CONFLICT, "waiting for a deleted object to go away", 0);
+            return;
+        }
+        if (have_v && strcmp(v.uid, live.uid) == 0 &&
+            memcmp(v.live, live.digest, OP_DIGEST_LEN) == 0 &&
+            memcmp(v.desired, hd, OP_DIGEST_LEN) == 0)
+            return; /* verified before and unchanged since */
+        ensure_live(rc, (enum op_kind)kind, d, hd, ck, 1);
+        return;
+    }
+    if (have_v && memcmp(v.desired, hd, OP_DIGEST_LEN) == 0)
+        return; /* created or verified by us; the cache has not caught up yet */
+    if (have_v || conflict_index_has(rc, ck))
+        ensure_live(rc, (enum op_kind)kind, d, hd, ck, 1);
+    else
+        create_child(rc, (enum op_kind)kind, d, hd, ck, 1);
+}
+
+struct leftover {
+    enum op_kind kind;
+    char name[256];
+    char uid[48];
+};
+
+struct leftover_ctx {
+    const char *ns;
+    const char *uid;
+    const cJSON *objects;
+    enum op_kind kind;
+    struct leftover *items;
+    size_t n, cap;
+};
+
+static int desired_has(const cJSON *objects, enum op_kind kind, const char *name)
+{
+    const cJSON *o;
+    cJSON_ArrayForEach(o, objects)
+    {
+        const char *k = json_str(o, "kind", NULL), *n = json_str(o, "metadata", "name");
+        if (k && n && op_kind_of(k) == (int)kind && strcmp(n, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int find_leftover(void *ud, const char *key, const void *rec)
+{
+    struct leftover_ctx *lc = ud;
+    const struct op_child *c = rec;
+    size_t nslen = strlen(lc->ns);
+    if (strcmp(c->owner_uid, lc->uid) != 0 || strncmp(key, lc->ns, nslen) != 0 ||
+        key[nslen] != '/' || c->deleting)
+        return 0;
+    const char *name = key + nslen + 1;
+    if (desired_has(lc->objects, lc->kind, name))
+        return 0;
+    if (lc->n == lc->cap) {
+        lc->cap = lc->cap ? lc->cap * 2 : 8;
+        lc->items = xrealloc(lc->items, lc->cap * sizeof(*lc->items));
+    }
+    struct leftover *l = &lc->items[lc->n++];
+    l->kind = lc->kind;
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    snprintf(l->uid, sizeof(l->uid), "%s", c->uid);
+    return 0;
+}
+
+static void delete_leftovers(struct rc *rc, const cJSON *objects)
+{
+    struct leftover_ctx lc = {rc->topo->ns, rc->topo->uid, objects, 0, NULL, 0, 0};
+    for (int k = 0; k < OP_KIND_COUNT; k++) {
+        lc.kind = (enum op_kind)k;
+        kube_informer_foreach(rc->ctl->children[k], find_leftover, &lc);
+    }
+    for (size_t i = 0; i < lc.n; i++) {
+        char ck[512];
+        struct op_verified v;
+        op_child_key(ck, sizeof(ck), lc.items[i].kind, rc->topo->ns, lc.items[i].name);
+        if (verified_get(rc, ck, &v) && v.deleted && strcmp(v.uid, lc.items[i].uid) == 0)
+            continue; /* deleted already; the cache has not caught up yet */
+        delete_object(rc, lc.items[i].kind, lc.items[i].name, lc.items[i].uid, ck);
+    }
+    free(lc.items);
+}
+
+/* ---- status ---- */
+
+static int deployment_ready(const struct op_child *c)
+{
+    long long want = c->has_spec_replicas ? c->spec_replicas : 1;
+    return c->has_status && c->observed_generation >= c->generation &&
+           c->updated_replicas >= want && c->available_replicas >= want &&
+           c->replicas == c->updated_replicas;
+}
+
+struct readiness {
+    struct op_service_status *svcs;
+    size_t nsvcs, nready;
+    int all_ready;
+    struct hbuf waiting;
+    char *urls[TOPO_MAX_SERVICES];
+    int collector_ready;
+    long long collector_ready_replicas;
+    int collector_seen;
+};
+
+static void check_deployment(struct rc *rc, struct readiness *rd, const char *name, int *ready,
+                             long long *replicas, long long *ready_replicas)
+{
+    struct op_child c;
+    int found = lookup_child(rc, OP_KIND_DEPLOYMENT, name, &c);
+    int ok = found && !touched(rc, name) && strcmp(c.owner_uid, rc->topo->uid) == 0 &&
+             deployment_ready(&c);
+    if (replicas)
+        *replicas = found ? (c.has_spec_replicas ? c.spec_replicas : 1) : 0;
+    if (ready_replicas)
+        *ready_replicas = found ? c.ready_replicas : 0;
+    if (ready)
+        *ready = ok;
+    if (!ok) {
+        rd->all_ready = 0;
+        if (rd->waiting.len)
+            hbuf_adds(&rd->waiting, ", ");
+        hbuf_adds(&rd->waiting, name);
+    }
+}
+
+static void readiness_compute(struct rc *rc, const struct topology *t, struct readiness *rd)
+{
+    memset(rd, 0, sizeof(*rd));
+    rd->all_ready = 1;
+    hbuf_init(&rd->waiting, 8192);
+    rd->nsvcs = t->nservices;
+    rd->svcs = xcalloc(t->nservices ? t->nservices : 1, sizeof(*rd->svcs));
+    for (size_t i = 0; i < t->nservices; i++) {
+        struct op_service_status *s = &rd->svcs[i];
+        s->name = t->services[i].name;
+        rd->urls[i] = topo_service_url(&t->services[i]);
+        s->url = rd->urls[i];
+        check_deployment(rc, rd, s->name, &s->ready, &s->replicas, &s->ready_replicas);
+        rd->nready += s->ready ? 1 : 0;
+    }
+    if (topo_collector_mode(t) == TOPO_COLLECTOR_MANAGED) {
+        char *name = xasprintf("%s%s", t->name, TOPO_COLLECTOR_SUFFIX);
+        check_deployment(rc, rd, name, &rd->collector_ready, NULL, &rd->collector_ready_replicas);
+        rd->collector_seen = 1;
+        free(name);
+    }
+    if (t->load.set) {
+        char *name = xasprintf("%s%s", t->name, TOPO_LOAD_SUFFIX);
+        check_deployment(rc, rd, name, NULL, NULL, NULL);
+        free(name);
+    }
+}
+
+static void readiness_cleanup(struct readiness *rd)
+{
+    for (size_t i = 0; i < rd->nsvcs && i < TOPO_MAX_SERVICES; i++)
+        free(rd->urls[i]);
+    free(rd->svcs);
+    hbuf_cleanup(&rd->waiting);
+}
+
+/*
+ * Writes the status when it differs from the current one (and from what this process wrote
+ * last, which the cache may not show yet). *became_ready tells whether Ready turned True.
+ */
+static enum ho11y_err write_status(struct rc *rc, const struct op_status_input *in,
+                                   int *became_ready)
+{
+    char now[32], err[1024];
+    enum ho11y_err result = HO11Y_OK;
+    cJSON *old = rc->topo->status ? cJSON_Parse(rc->topo->status) : NULL;
+    kube_time_format(time(NULL), now, sizeof(now));
+    cJSON *st = op_status_build(in, old, now);
+    unsigned char d[OP_DIGEST_LEN];
+    op_digest_all(st, d);
+    int was_ready = 0, already = 0;
+    op_status_condition(old, "Ready", &was_ready, NULL);
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    struct op_topo_state *s = state_get(rc->ctl, rc->topo, rc->key);
+    if (s->status_written && memcmp(s->status_digest, d, OP_DIGEST_LEN) == 0)
+        already = 1;
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+    if (became_ready)
+        *became_ready = 0;
+    if (already || op_status_equal(st, old))
+        goto out;
+    char *body = op_status_patch(st, old);
+    struct kube_req req = {.verb = "PATCH",
+                           .res = &kube_res_topologies,
+                           .ns = rc->topo->ns,
+                           .name = rc->topo->name,
+                           .sub = "status",
+                           .body = body,
+                           .body_len = strlen(body),
+                           .content_type = "application/merge-patch+json"};
+    struct kube_resp resp;
+    result = kube_conn_do(rc->conn, &req, &resp, err, sizeof(err));
+    free(body);
+    if (result == HO11Y_NOTFOUND) {
+        result = HO11Y_OK; /* deleted meanwhile */
+        goto out;
+    }
+    if (result) {
+        if (result != HO11Y_CANCELLED)
+            LOG_WARN("Status of topology %s not written: %s", rc->key, err);
+        note_error(rc, result, err, resp.status.retry_after);
+        goto out;
+    }
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    s = state_get(rc->ctl, rc->topo, rc->key);
+    s->status_written = 1;
+    memcpy(s->status_digest, d, OP_DIGEST_LEN);
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+    if (became_ready)
+        *became_ready = in->ready.status && !was_ready;
+out:
+    cJSON_Delete(st);
+    cJSON_Delete(old);
+    return result;
+}
+
+static void event(struct rc *rc, const char *type, const char *reason, const char *message)
+{
+    op_events_record(rc->ctl->events, rc->conn, rc->topo, type, reason, message);
+}
+
+static void summary(const struct rc *rc, struct hbuf *out)
+{
+    if (rc->nchanges == 1) {
+        hbuf_adds(out, rc->last_change);
+        return;
+    }
+    const unsigned *counts[3] = {rc->created, rc->updated, rc->deleted};
+    const char *const verbs[3] = {"created", "updated", "deleted"};
+    for (int g = 0; g < 3; g++) {
+        int first = 1;
+        for (int k = OP_KIND_COUNT - 1; k >= 0; k--) {
+            unsigned n = counts[g][k];
+            if (!n)
+                continue;
+            if (first)
+                hbuf_addf(out, "%s%s ", out->len ? "; " : "", verbs[g]);
+            else
+                hbuf_adds(out, ", ");
+            first = 0;
+            /* "1 ConfigMap", "3 ConfigMaps" */
+            hbuf_addf(out, "%u %.*s", n, (int)(strlen(plural_names[k]) - (n == 1 ? 1 : 0)),
+                      plural_names[k]);
+        }
+    }
+    if (out->len && out->data[0] >= 'a' && out->data[0] <= 'z')
+        out->data[0] = (char)(out->data[0] - 'a' + 'A');
+}
+
+static enum op_result invalid(struct rc *rc, const char *msg)
+{
+    LOG_WARN("Topology %s is invalid: %s", rc->key, msg);
+    struct op_status_input in = {
+        .generation = rc->topo->generation,
+        .reconciled = {0, OP_REASON_INVALID_SPEC, msg},
+        .ready = {0, OP_REASON_INVALID_SPEC, "The spec is invalid: nothing was changed"},
+    };
+    if (write_status(rc, &in, NULL))
+        return OP_RESULT_ERROR;
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    struct op_topo_state *s = state_get(rc->ctl, rc->topo, rc->key);
+    int report = s->invalid_generation != rc->topo->generation;
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+    if (report) {
+        event(rc, "Warning", OP_REASON_INVALID_SPEC, msg);
+        pthread_mutex_lock(&rc->ctl->state_lock);
+        state_get(rc->ctl, rc->topo, rc->key)->invalid_generation = rc->topo->generation;
+        pthread_mutex_unlock(&rc->ctl->state_lock);
+    }
+    return OP_RESULT_SUCCESS;
+}
+
+static void forget_topology(struct op_controller *ctl, const char *key)
+{
+    char *uid = NULL;
+    pthread_mutex_lock(&ctl->state_lock);
+    struct op_topo_state *s = kube_map_del(&ctl->states, key);
+    if (s) {
+        uid = s->uid;
+        free(s->conflicts);
+        free(s);
+    }
+    pthread_mutex_unlock(&ctl->state_lock);
+    conflict_index_clear(ctl, key);
+    if (uid)
+        op_events_forget(ctl->events, uid);
+    free(uid);
+}
+
+static int copy_topology(void *ud, const void *rec)
+{
+    *(struct op_topology **)ud = op_topology_copy(rec);
+    return 0;
+}
+
+/* The NameConflict event is sent when the set of conflicts changes. */
+static void report_conflicts(struct rc *rc)
+{
+    const char *now = rc->conflicts.len ? hbuf_str(&rc->conflicts) : NULL;
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    struct op_topo_state *s = state_get(rc->ctl, rc->topo, rc->key);
+    int changed =
+        (now == NULL) != (s->conflicts == NULL) || (now && strcmp(now, s->conflicts) != 0);
+    s->external_conflict = rc->external_conflict;
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+    if (!changed)
+        return;
+    if (now) {
+        LOG_WARN("Topology %s: %s", rc->key, now);
+        event(rc, "Warning", OP_REASON_NAME_CONFLICT, now);
+    }
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    s = state_get(rc->ctl, rc->topo, rc->key);
+    free(s->conflicts);
+    s->conflicts = xstrdup(now);
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+}
+
+static enum op_result finish(struct rc *rc, const struct topology *t, const cJSON *objects,
+                             int64_t *after_ms)
+{
+    struct readiness rd;
+    struct hbuf msg, rmsg;
+    hbuf_init(&msg, 64 * 1024);
+    hbuf_init(&rmsg, 64 * 1024);
+    readiness_compute(rc, t, &rd);
+    unsigned requeues = kube_queue_num_requeues(rc->ctl->queue, rc->key);
+    int transient = rc->error && rc->error != HO11Y_CANCELLED && requeues < ERROR_STATUS_AFTER;
+
+    struct op_status_input in = {
+        .generation = rc->topo->generation, .services = rd.svcs, .nservices = rd.nsvcs};
+    char *grpc = NULL, *config = NULL, hash[65];
+    topo_collector_endpoints(t, &grpc, NULL);
+    in.has_collector = 1;
+    in.collector_endpoint = grpc;
+    if (rd.collector_seen) {
+        config = topo_collector_config(t);
+        topo_config_hash(config, hash);
+        in.collector_has_ready = 1;
+        in.collector_ready_replicas = rd.collector_ready_replicas;
+        in.collector_config_hash = hash;
+    }
+    int nobjects = cJSON_GetArraySize(objects);
+    if (rc->conflicts.len) {
+        in.reconciled = (struct op_condition){0, OP_REASON_NAME_CONFLICT, hbuf_str(&rc->conflicts)};
+        in.ready = (struct op_condition){0, OP_REASON_NAME_CONFLICT,
+                                         "Some objects cannot be created; see Reconciled"};
+    } else {
+        if (rc->error)
+            in.reconciled = (struct op_condition){0, OP_REASON_API_ERROR, rc->error_msg};
+        else {
+            hbuf_addf(&msg, "All %d objects are up to date", nobjects);
+            in.reconciled = (struct op_condition){1, OP_REASON_RECONCILED, hbuf_str(&msg)};
+        }
+        if (rd.all_ready) {
+            hbuf_addf(&rmsg, "%zu/%zu services ready", rd.nready, rd.nsvcs);
+            in.ready = (struct op_condition){1, OP_REASON_READY, hbuf_str(&rmsg)};
+        } else {
+            hbuf_addf(&rmsg, "%zu/%zu services ready; waiting for %s", rd.nready, rd.nsvcs,
+                      hbuf_str(&rd.waiting));
+            in.ready = (struct op_condition){0, OP_REASON_PROGRESSING, hbuf_str(&rmsg)};
+        }
+    }
+    int became_ready = 0;
+    if (!transient && rc->error != HO11Y_CANCELLED)
+        write_status(rc, &in, &became_ready);
+    if (rc->nchanges) {
+        struct hbuf s;
+        hbuf_init(&s, 4096);
+        summary(rc, &s);
+        event(rc, "Normal", OP_REASON_RECONCILED, hbuf_str(&s));
+        hbuf_cleanup(&s);
+    }
+    if (rc->error != HO11Y_CANCELLED)
+        report_conflicts(rc);
+    if (became_ready)
+        event(rc, "Normal", OP_REASON_READY, hbuf_str(&rmsg));
+    free(grpc);
+    free(config);
+    readiness_cleanup(&rd);
+    hbuf_cleanup(&msg);
+    hbuf_cleanup(&rmsg);
+    if (rc->error) {
+        /* The worker backs off at least as long as the server asked (Retry-After). */
+        *after_ms = rc->retry_after > 0 ? rc->retry_after * 1000 : 0;
+        return OP_RESULT_ERROR;
+    }
+    if (rc->external_conflict) {
+        *after_ms = CONFLICT_RECHECK_MS;
+        return OP_RESULT_REQUEUE_AFTER;
+    }
+    return OP_RESULT_SUCCESS;
+}
+
+enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, const char *key,
+                            int64_t *after_ms)
+{
+    struct rc rc = {.ctl = ctl, .conn = conn, .key = key};
+    struct field_errors errs;
+    struct topology *t = NULL;
+    cJSON *obj = NULL, *objects = NULL;
+    enum op_result result = OP_RESULT_SUCCESS;
+    char err[1024];
+    *after_ms = 0;
+    field_errors_init(&errs);
+    hbuf_init(&rc.conflicts, 64 * 1024);
+    kube_informer_get(ctl->topologies, key, copy_topology, &rc.topo);
+    if (!rc.topo) {
+        forget_topology(ctl, key);
+        goto out;
+    }
+    if (rc.topo->deleting)
+        goto out; /* the garbage collector removes the children */
+    obj = cJSON_Parse(rc.topo->json);
+    if (topo_load(obj, NULL, 0, &t, &errs) != HO11Y_OK) {
+        char *msg = field_errors_join(&errs);
+        result = invalid(&rc, msg);
+        free(msg);
+        goto out;
+    }
+    struct topo_render_opts ropts = {ctl->generator_image, ctl->collector_image, ctl->pull_policy};
+    if (topo_render(t, &ropts, &objects, err, sizeof(err)) != HO11Y_OK) {
+        result = invalid(&rc, err);
+        goto out;
+    }
+    conflict_index_clear(ctl, key);
+    const cJSON *d;
+    cJSON_ArrayForEach(d, objects)
+    {
+        if (atomic_load(&ctl->cancel))
+            break;
+        apply_object(&rc, d);
+    }
+    if (!atomic_load(&ctl->cancel))
+        delete_leftovers(&rc, objects);
+    if (atomic_load(&ctl->cancel))
+        note_error(&rc, HO11Y_CANCELLED, "cancelled", 0);
+    result = finish(&rc, t, objects, after_ms);
+out:
+    cJSON_Delete(objects);
+    cJSON_Delete(obj);
+    topo_free(t);
+    field_errors_cleanup(&errs);
+    op_topology_free(rc.topo);
+    hbuf_cleanup(&rc.conflicts);
+    return result;
+}
