@@ -13,10 +13,11 @@
 /* Field paths are built in fixed buffers; over-long user keys are cut (paths stay readable). */
 #define TOPO_PATH_MAX 512
 
-/** Writes parent + "." + key (or key alone when parent is "") into out. */
+/**
+ * Writes parent + "." + key (or key alone when parent is "") into out. Map entries are written
+ * the same way ("resources.limits.memory"), as the API server does for custom resources.
+ */
 void topo__path_key(char *out, const char *parent, const char *key);
-/** Writes parent + "[" + key + "]" into out (a map entry, as Kubernetes writes them). */
-void topo__path_map_key(char *out, const char *parent, const char *key);
 /** Writes parent + "[" + index + "]" into out. */
 void topo__path_index(char *out, const char *parent, size_t index);
 

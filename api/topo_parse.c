@@ -35,16 +35,6 @@ void topo__path_key(char *out, const char *parent, const char *key)
     path_cat(out, &len, key, 200);
 }
 
-void topo__path_map_key(char *out, const char *parent, const char *key)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    path_cat(out, &len, parent, TOPO_PATH_MAX);
-    path_cat(out, &len, "[", 1);
-    path_cat(out, &len, key, 200);
-    path_cat(out, &len, "]", 1);
-}
-
 void topo__path_index(char *out, const char *parent, size_t index)
 {
     char num[32];

@@ -62,6 +62,11 @@ static void parse_call(const cJSON *item, const char *path, unsigned flags, stru
     if (cJSON_IsNumber(size) && isfinite(size->valuedouble) &&
         size->valuedouble == floor(size->valuedouble) && fabs(size->valuedouble) < 1e18) {
         c->dummy_size = xasprintf("%lld", (long long)size->valuedouble);
+    } else if (size && !cJSON_IsString(size)) {
+        char sp[TOPO_PATH_MAX], repr[1024];
+        topo__path_key(sp, p, "size");
+        topo__value_repr(size, repr, sizeof(repr));
+        field_errors_add(errs, FIELD_ERR_INVALID, sp, repr, "must be of type integer or string");
     } else {
         c->dummy_size = topo__read_string(d, "size", p, errs);
     }

@@ -3,6 +3,7 @@
  * container resources (a ResourceRequirements subset) and env valueFrom (an EnvVarSource).
  * They are kept as JSON, so the checks here cover shape as well as content.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,13 +26,16 @@ static void unknown_fields(const cJSON *obj, const char *path, const char *const
 static void check_quantity(const cJSON *v, const char *path, struct field_errors *errs)
 {
     if (cJSON_IsNumber(v)) {
-        if (v->valuedouble < 0)
+        /* An int-or-string, as in the CRD: 0.5 must be written "500m" or "0.5". */
+        if (v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 9007199254740992.0)
+            shape_error(v, path, "integer or string", errs);
+        else if (v->valuedouble < 0)
             field_errors_add_int(errs, FIELD_ERR_INVALID, path, (long long)v->valuedouble,
                                  "must be greater than or equal to 0");
         return;
     }
     if (!cJSON_IsString(v)) {
-        shape_error(v, path, "string or number", errs);
+        shape_error(v, path, "integer or string", errs);
         return;
     }
     const char *why = topo__quantity(v->valuestring);
@@ -59,7 +63,7 @@ void topo__validate_resources(const cJSON *res, const char *path, struct field_e
         }
         for (const cJSON *c = m->child; c; c = c->next) {
             char ip[TOPO_PATH_MAX];
-            topo__path_map_key(ip, p, c->string);
+            topo__path_key(ip, p, c->string);
             const char *why = topo__qualified_name(c->string);
             if (why)
                 field_errors_add_str(errs, FIELD_ERR_INVALID, ip, c->string, "%s", why);

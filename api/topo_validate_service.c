@@ -49,7 +49,10 @@ static void check_failure(const struct topo_service *s, const char *base, struct
     topo__path_key(q, p, "rate");
     check_range(errs, q, &s->failure_rate, 0, 100);
     topo__path_key(q, p, "codes");
-    if (s->failure_codes_set && s->nfailure_codes == 0 && !field_errors_has(errs, q))
+    topo__path_index(p, q, 0);
+    /* An error at codes[0] means the list had items, all of the wrong type. */
+    if (s->failure_codes_set && s->nfailure_codes == 0 && !field_errors_has(errs, q) &&
+        !field_errors_has(errs, p))
         field_errors_add(errs, FIELD_ERR_REQUIRED, q, NULL, "at least one status code");
     for (size_t i = 0; i < s->nfailure_codes; i++) {
         char ip[TOPO_PATH_MAX];
@@ -174,7 +177,7 @@ static int label_reserved(const char *key)
 static void check_pod_meta(const struct topo_service *s, const char *base,
                            struct field_errors *errs)
 {
-    char p[TOPO_PATH_MAX];
+    char p[TOPO_PATH_MAX], kp[TOPO_PATH_MAX];
     topo__path_key(p, base, "podLabels");
     for (size_t i = 0; i < s->npod_labels; i++) {
         const struct topo_kv *kv = &s->pod_labels[i];
@@ -185,8 +188,9 @@ static void check_pod_meta(const struct topo_service *s, const char *base,
             field_errors_add(errs, FIELD_ERR_FORBIDDEN, p, NULL, "label %s is set by the operator",
                              kv->key);
         why = topo__label_value(kv->value);
+        topo__path_key(kp, p, kv->key);
         if (why)
-            field_errors_add_str(errs, FIELD_ERR_INVALID, p, kv->value, "%s", why);
+            field_errors_add_str(errs, FIELD_ERR_INVALID, kp, kv->value, "%s", why);
     }
     topo__path_key(p, base, "podAnnotations");
     for (size_t i = 0; i < s->npod_annotations; i++) {
@@ -197,8 +201,9 @@ static void check_pod_meta(const struct topo_service *s, const char *base,
         else if (strncmp(kv->key, TOPO_RESERVED_KEY_PREFIX, strlen(TOPO_RESERVED_KEY_PREFIX)) == 0)
             field_errors_add(errs, FIELD_ERR_FORBIDDEN, p, NULL,
                              "annotation %s is set by the operator", kv->key);
+        topo__path_key(kp, p, kv->key);
         if (strlen(kv->value) > TOPO_MAX_ANNOTATION_VALUE)
-            field_errors_add(errs, FIELD_ERR_TOO_LONG, p, NULL, "may not be more than %d bytes",
+            field_errors_add(errs, FIELD_ERR_TOO_LONG, kp, NULL, "may not be more than %d bytes",
                              TOPO_MAX_ANNOTATION_VALUE);
     }
 }

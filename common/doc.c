@@ -10,9 +10,47 @@
 #include <yaml.h>
 
 #include "alloc.h"
+#include "hash.h"
 
 const struct doc_limits doc_limits_default = {
     .max_bytes = 3u << 20, .max_depth = 64, .max_nodes = 200000, .max_scalar = 1u << 20};
+
+/* Up to this many keys, duplicates are found by comparing with every earlier key. */
+#define SMALL_MAP 16
+
+/*
+ * Returns the second of two children of obj with the same key, or NULL. Large mappings are
+ * checked through a hash table, so that a document with one huge mapping costs linear time.
+ */
+static const cJSON *find_duplicate_key(const cJSON *obj)
+{
+    size_t n = 0;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        n++;
+    if (n <= SMALL_MAP) {
+        for (const cJSON *c = obj->child; c; c = c->next)
+            for (const cJSON *d = obj->child; d != c; d = d->next)
+                if (strcmp(d->string, c->string) == 0)
+                    return c;
+        return NULL;
+    }
+    size_t cap = 64;
+    while (cap < 2 * n)
+        cap *= 2;
+    const cJSON **slots = xcalloc(cap, sizeof(*slots));
+    const cJSON *dup = NULL;
+    for (const cJSON *c = obj->child; c && !dup; c = c->next) {
+        size_t h = (size_t)ho11y_fnv1a(c->string) & (cap - 1);
+        while (slots[h] && !dup) {
+            if (strcmp(slots[h]->string, c->string) == 0)
+                dup = c;
+            h = (h + 1) & (cap - 1);
+        }
+        slots[h] = c;
+    }
+    free(slots);
+    return dup;
+}
 
 struct builder {
     const struct doc_limits *lim;
@@ -21,6 +59,8 @@ struct builder {
     size_t pos_cap;
     cJSON *stack[130]; /* containers being built; depth is limited well below this */
     char *keys[130];   /* pending key per mapping level (NULL when a key is expected) */
+    size_t nkeys[130]; /* keys so far per mapping level */
+    int check_dups;    /* a mapping grew past SMALL_MAP: check its keys once parsed */
     size_t depth;
     size_t nodes;
     char *err;
@@ -165,7 +205,9 @@ static enum ho11y_err on_scalar(struct builder *b, const yaml_event_t *ev)
     /* A scalar in key position of a mapping becomes the pending key. */
     if (b->depth > 0 && cJSON_IsObject(b->stack[b->depth - 1]) && !b->keys[b->depth - 1]) {
         cJSON *parent = b->stack[b->depth - 1];
-        if (cJSON_GetObjectItemCaseSensitive(parent, v)) {
+        if (b->nkeys[b->depth - 1]++ >= SMALL_MAP)
+            b->check_dups = 1; /* checked in one pass when the document is complete */
+        else if (cJSON_GetObjectItemCaseSensitive(parent, v)) {
             set_err(b->err, b->errlen, line, "duplicate mapping key \"%.200s\"", v);
             return HO11Y_PARSE;
         }
@@ -207,6 +249,7 @@ static enum ho11y_err on_open(struct builder *b, const yaml_event_t *ev, int is_
         return result;
     b->stack[b->depth] = node;
     b->keys[b->depth] = NULL;
+    b->nkeys[b->depth] = 0;
     b->depth++;
     return HO11Y_OK;
 }
@@ -231,6 +274,25 @@ static void end_doc(struct builder *b)
         s->count--;
     }
     b->cur = NULL;
+}
+
+/* Finds duplicate keys in the large mappings of a parsed YAML document (small ones were checked
+ * while parsing). */
+static enum ho11y_err check_large_maps(const struct doc *d, const cJSON *node, struct builder *b)
+{
+    if (cJSON_IsObject(node)) {
+        const cJSON *dup = find_duplicate_key(node);
+        if (dup) {
+            set_err(b->err, b->errlen, doc_line_of(d, dup), "duplicate mapping key \"%.200s\"",
+                    dup->string);
+            return HO11Y_PARSE;
+        }
+    }
+    if (cJSON_IsObject(node) || cJSON_IsArray(node))
+        for (const cJSON *c = node->child; c; c = c->next)
+            if (check_large_maps(d, c, b))
+                return HO11Y_PARSE;
+    return HO11Y_OK;
 }
 
 static enum ho11y_err parse_yaml(const char *text, size_t len, struct builder *b)
@@ -288,6 +350,8 @@ static enum ho11y_err parse_yaml(const char *text, size_t len, struct builder *b
         free(b->keys[i]);
         b->keys[i] = NULL;
     }
+    for (size_t i = 0; !result && b->check_dups && i < b->set->count; i++)
+        result = check_large_maps(&b->set->docs[i], b->set->docs[i].root, b);
     return result;
 }
 
@@ -309,15 +373,12 @@ static enum ho11y_err check_json(const cJSON *node, size_t depth, size_t *nodes,
         set_err(err, errlen, 0, "nesting deeper than %zu levels", lim->max_depth);
         return HO11Y_LIMIT;
     }
+    const cJSON *dup = cJSON_IsObject(node) ? find_duplicate_key(node) : NULL;
+    if (dup) {
+        set_err(err, errlen, 0, "duplicate key \"%.200s\"", dup->string);
+        return HO11Y_PARSE;
+    }
     for (const cJSON *c = node->child; c; c = c->next) {
-        if (cJSON_IsObject(node)) {
-            for (const cJSON *d = node->child; d != c; d = d->next) {
-                if (strcmp(d->string, c->string) == 0) {
-                    set_err(err, errlen, 0, "duplicate key \"%.200s\"", c->string);
-                    return HO11Y_PARSE;
-                }
-            }
-        }
         enum ho11y_err result = check_json(c, depth + 1, nodes, lim, err, errlen);
         if (result)
             return result;
