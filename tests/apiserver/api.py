@@ -26,6 +26,10 @@ try:
     import table as table_mod
 except ImportError:  # pragma: no cover
     table_mod = None
+try:
+    import openapi as openapi_mod
+except ImportError:  # pragma: no cover
+    openapi_mod = None
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 BODY_TYPES = ("application/json", "application/yaml", PROTOBUF)
@@ -156,19 +160,35 @@ class ResourceAPI:
         sch = rt.schema()
         if sch is None or schema_mod is None:
             return
-        pruned = schema_mod.prune(obj, sch)
-        if pruned:
-            if ctx.validation == "Strict":
-                msg = ", ".join('unknown field "%s"' % p for p in pruned)
-                if on_patch:
-                    raise errors.invalid_for(rt, name, [cause(
-                        "FieldValueInvalid", "patch", "Invalid value: \"...\": strict decoding "
-                        "error: " + msg)])
-                raise bad_request('%s in version "%s" cannot be handled as a %s: strict decoding '
-                                  "error: %s" % (rt.kind, rt.version, rt.kind, msg))
-            if ctx.validation == "Warn":
-                ctx.warnings += ['unknown field "%s"' % p for p in pruned]
+        self._report_unknown(ctx, schema_mod.prune(obj, sch), name, on_patch)
         schema_mod.apply_defaults(obj, sch)
+
+    def _report_unknown(self, ctx, pruned, name, on_patch):
+        """fieldValidation for dropped unknown fields: Strict fails, Warn warns, Ignore not."""
+        if not pruned:
+            return
+        rt = ctx.rt
+        if ctx.validation == "Strict":
+            msg = ", ".join('unknown field "%s"' % p for p in pruned)
+            if on_patch:
+                raise errors.invalid_for(rt, name, [cause(
+                    "FieldValueInvalid", "patch", "Invalid value: \"...\": strict decoding "
+                    "error: " + msg)])
+            raise bad_request('%s in version "%s" cannot be handled as a %s: strict decoding '
+                              "error: %s" % (rt.kind, rt.version, rt.kind, msg))
+        if ctx.validation == "Warn":
+            ctx.warnings += ['unknown field "%s"' % p for p in pruned]
+
+    def builtin_admit(self, ctx, obj, name, on_patch=False):
+        """Unknown fields of a built-in object sent by a client are dropped and reported (as
+        decoding into the Go types does)."""
+        rt = ctx.rt
+        if ctx.req is None or rt.crd is not None or rt.storage_key == "events" or \
+                schema_mod is None:
+            return
+        sch = self.builtin_schema(rt)
+        if sch is not None:
+            self._report_unknown(ctx, schema_mod.prune(obj, sch), name, on_patch)
 
     def cr_validate(self, ctx, obj, old):
         rt = ctx.rt
@@ -178,13 +198,33 @@ class ResourceAPI:
         return schema_mod.validate(obj, sch, old)
 
     def typer(self, rt):
-        if rt.crd is not None:
-            t = getattr(rt, "_typer", None)
-            if t is None:
+        t = getattr(rt, "_typer", None)
+        if t is None:
+            if rt.crd is not None:
                 t = patchmod.SchemaListTyper(rt.schema())
-                rt._typer = t
-            return t
-        return patchmod.builtin_list_type
+            else:
+                meta = None
+                if openapi_mod is not None:
+                    try:
+                        meta = openapi_mod.patch_meta(rt.group, rt.version, rt.kind)
+                    except (KeyError, ValueError):
+                        meta = None
+                t = patchmod.KindTyper(meta)
+            rt._typer = t
+        return t
+
+    def builtin_schema(self, rt):
+        """Structural schema of a built-in kind (for unknown-field detection), or None."""
+        s = getattr(rt, "_schema", False)
+        if s is False:
+            s = None
+            if openapi_mod is not None and rt.crd is None:
+                try:
+                    s = openapi_mod.builtin_schema(rt.group, rt.version, rt.kind)
+                except (KeyError, ValueError):
+                    s = None
+            rt._schema = s
+        return s
 
     # ---- get -------------------------------------------------------------------------------
     def get(self, req, info):
@@ -459,8 +499,10 @@ class ResourceAPI:
         kinds.prepare_create(rt, obj)
         if rt.crd is not None:
             self.cr_admit(ctx, obj, None, m.get("name", ""))
-        elif rt.plural == "customresourcedefinitions":
-            crdmod.apply_defaults(obj)
+        else:
+            self.builtin_admit(ctx, obj, m.get("name", ""))
+            if rt.plural == "customresourcedefinitions":
+                crdmod.apply_defaults(obj)
         kinds.default(rt, obj)
         if rt.storage_key == "events":
             kinds.event_core_defaults(obj)
@@ -594,6 +636,8 @@ class ResourceAPI:
                 new["spec"] = old.get("spec") if "spec" in old else new.get("spec")
                 if new.get("spec") is None:
                     new.pop("spec", None)
+        if rt.crd is None and not raw:
+            self.builtin_admit(ctx, new, name, on_patch=(op == "patch"))
         if rt.crd is not None and sub != "status":
             self.cr_admit(ctx, new, old, name, on_patch=(op == "patch"))
         elif rt.crd is not None:
@@ -682,7 +726,7 @@ class ResourceAPI:
             elif ctype == "application/merge-patch+json":
                 new = patchmod.merge_patch(cur, p)
             else:
-                new = patchmod.strategic_merge(cur, p)
+                new = patchmod.strategic_merge(cur, p, merge_key=self.typer(rt).merge_key)
             if not isinstance(new, dict) or not isinstance(new.get("metadata", {}), dict):
                 raise bad_request("the patch produced an object that is not a valid %s" % rt.kind)
             new = clone(new)
@@ -724,9 +768,11 @@ class ResourceAPI:
         if rt.namespaced and am.get("namespace") and am["namespace"] != info.namespace:
             raise bad_request("the namespace of the provided object does not match the namespace "
                               "sent on the request")
-        if rt.crd is not None and rt.schema() and schema_mod is not None:
+        sch = rt.schema() if rt.crd is not None else (
+            self.builtin_schema(rt) if rt.storage_key != "events" else None)
+        if sch and schema_mod is not None:
             probe = clone(applied)
-            pruned = schema_mod.prune(probe, rt.schema())
+            pruned = schema_mod.prune(probe, sch)
             if pruned and ctx.validation == "Strict":
                 raise bad_request("error strict decoding YAML: " + ", ".join(
                     'unknown field "%s"' % p for p in pruned))

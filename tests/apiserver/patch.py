@@ -53,6 +53,39 @@ def smp_merge_key(names):
     return keys[0]
 
 
+class KindTyper:
+    """List types and strategic-merge keys of a built-in kind from its patch metadata
+    ({dotted path: {"strategy", "mergeKey", "listType", "listMapKeys"}}, list items adding no
+    path segment); paths it does not know fall back to builtin_list_type."""
+
+    def __init__(self, meta):
+        self.meta = meta or {}
+        self.cache = {}
+
+    def __call__(self, names):
+        r = self.cache.get(names)
+        if r is None:
+            e = self.meta.get(".".join(names))
+            if e is None:
+                r = builtin_list_type(names) if not self.meta else ("atomic", None)
+            elif e.get("listType") == "map":
+                r = ("map", list(e.get("listMapKeys") or []))
+            elif e.get("listType") == "set":
+                r = ("set", None)
+            else:
+                r = ("atomic", None)
+            self.cache[names] = r
+        return r
+
+    def merge_key(self, names):
+        e = self.meta.get(".".join(names))
+        if e is None:
+            return smp_merge_key(names) if not self.meta else None
+        if "merge" not in (e.get("strategy") or "").split(","):
+            return None
+        return e.get("mergeKey") or "$primitive"
+
+
 class SchemaListTyper:
     """List types of a CR from its structural schema (x-kubernetes-list-type)."""
 
@@ -260,14 +293,16 @@ def _strip_directives(v):
     return v
 
 
-def strategic_merge(orig, patch, names=()):
-    """Apply a strategic merge patch to orig (not modified); returns the result."""
+def strategic_merge(orig, patch, names=(), merge_key=None):
+    """Apply a strategic merge patch to orig (not modified); returns the result. merge_key(names)
+    gives a list's patchMergeKey ('$primitive' for merged scalar lists, None to replace)."""
     if not isinstance(patch, dict):
         raise bad_request("unable to find api field in struct for the json field")
-    return _smp_map(orig if isinstance(orig, dict) else {}, patch, names)
+    return _smp_map(orig if isinstance(orig, dict) else {}, patch, names,
+                    merge_key or smp_merge_key)
 
 
-def _smp_map(orig, patch, names):
+def _smp_map(orig, patch, names, mk):
     directive = patch.get("$patch")
     if directive == "replace":
         return _strip_directives({k: v for k, v in patch.items() if k != "$patch"})
@@ -294,24 +329,24 @@ def _smp_map(orig, patch, names):
             continue
         child = names + (k,)
         if isinstance(v, dict):
-            merged = _smp_map(orig.get(k) if isinstance(orig.get(k), dict) else {}, v, child)
+            merged = _smp_map(orig.get(k) if isinstance(orig.get(k), dict) else {}, v, child, mk)
             if merged is _DELETE:
                 result.pop(k, None)
             else:
                 result[k] = merged
         elif isinstance(v, list):
-            key = smp_merge_key(child)
+            key = mk(child)
             if key is None:
                 result[k] = _strip_directives(v)
             else:
                 result[k] = _smp_list(orig.get(k) if isinstance(orig.get(k), list) else [], v,
-                                      key, child)
+                                      key, child, mk)
         else:
             result[k] = v
     for f, order in orders.items():
         cur = result.get(f)
         if isinstance(cur, list) and isinstance(order, list):
-            result[f] = _order(cur, order, smp_merge_key(names + (f,)))
+            result[f] = _order(cur, order, mk(names + (f,)))
     retain = patch.get("$retainKeys")
     if isinstance(retain, list):
         for k in list(result.keys()):
@@ -320,7 +355,7 @@ def _smp_map(orig, patch, names):
     return result
 
 
-def _smp_list(orig, patch, key, names):
+def _smp_list(orig, patch, key, names, mk):
     if any(isinstance(x, dict) and x.get("$patch") == "replace" for x in patch):
         return _strip_directives([x for x in patch
                                   if not (isinstance(x, dict) and x.get("$patch") == "replace")])
@@ -345,7 +380,7 @@ def _smp_list(orig, patch, key, names):
         if idx is None:
             out.append(_strip_directives(item))
         else:
-            merged = _smp_map(out[idx], item, names)
+            merged = _smp_map(out[idx], item, names, mk)
             if merged is _DELETE:
                 out.pop(idx)
             else:

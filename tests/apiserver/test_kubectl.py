@@ -94,6 +94,11 @@ class KubectlTest(ServerTestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("Operation cannot be fulfilled on configmaps \"settings\": the object has "
                       "been modified", r.stderr)
+        r = self.kubectl("apply", "-f", "-", input=CM.replace("settings", "typo").replace(
+            "\ndata:", "\ndatas:"), check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding '
+                      'error: unknown field "datas"', r.stderr)
         r = self.kubectl("get", "cm", "nope", check=False)
         self.assertEqual(r.stderr.strip(),
                          'Error from server (NotFound): configmaps "nope" not found')

@@ -81,6 +81,26 @@ class ProtocolTest(ServerTestCase):
         self.assertEqual(r.status, 400)
         self.assertIn("does not match the expected API version (v1)", r.json["message"])
 
+    def test_unknown_fields_of_builtin_kinds(self):
+        body = cm("unk")
+        body["spec"] = {"x": 1}
+        body["metadata"]["bogus"] = True
+        r = self.c.post(CM, body)
+        self.assertEqual(r.status, 201)
+        self.assertNotIn("spec", r.json)
+        self.assertNotIn("bogus", r.json["metadata"])
+        self.assertEqual(r.headers.get_all("Warning"),
+                         ['299 - "unknown field \\"metadata.bogus\\""',
+                          '299 - "unknown field \\"spec\\""'])
+        r = self.c.post(CM + "?fieldValidation=Strict", dict(body, metadata={"name": "unk2"}))
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json["message"], 'ConfigMap in version "v1" cannot be handled as a '
+                                            'ConfigMap: strict decoding error: unknown field '
+                                            '"spec"')
+        r = self.c.post(CM + "?fieldValidation=Ignore", dict(body, metadata={"name": "unk3"}))
+        self.assertEqual(r.status, 201)
+        self.assertIsNone(r.headers.get("Warning"))
+
     def test_generate_name(self):
         r = self.c.post(CM, {"apiVersion": "v1", "kind": "ConfigMap",
                              "metadata": {"generateName": "gen-"}})
