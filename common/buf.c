@@ -148,3 +148,8 @@ char *hbuf_steal(struct hbuf *b, size_t *len)
     b->len = b->cap = 0;
     return p;
 }
+
+enum ho11y_err hbuf_reserve(struct hbuf *b, size_t extra)
+{
+    return reserve(b, extra);
+}

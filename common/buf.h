@@ -42,5 +42,7 @@ enum ho11y_err hbuf_add_json_escaped(struct hbuf *b, const char *s);
 const char *hbuf_str(const struct hbuf *b);
 /** Takes the content out: caller frees the result ("" allocated when empty); buffer is reset. */
 char *hbuf_steal(struct hbuf *b, size_t *len);
+/** Makes room for `extra` more bytes up front (fewer reallocations); HO11Y_LIMIT past max. */
+enum ho11y_err hbuf_reserve(struct hbuf *b, size_t extra);
 
 #endif
