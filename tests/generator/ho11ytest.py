@@ -1,0 +1,376 @@
+"""Helpers for the generator's process-level tests (Python 3 standard library only).
+
+- OtlpReceiver: an OTLP/HTTP JSON trace receiver that checks every request against the
+  encoding rules (hex ids, integer enums, 64-bit integers as strings, lowerCamelCase keys) and
+  can be scripted to answer with errors, Retry-After or partial success.
+- Recorder: a plain HTTP server that records request headers (a downstream that is not ho11y).
+- Ho11y: runs the real binary with an environment, reads the port from its start-up line,
+  and always kills it in the end.
+- Ho11yCase: a unittest.TestCase that cleans up every process and server it started.
+"""
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BIN_DIR = os.environ.get("HO11Y_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+HO11Y = os.path.join(BIN_DIR, "ho11y")
+
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+DIGITS = re.compile(r"^[0-9]+$")
+XRAY_ID = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
+SNAKE = re.compile(r"_")
+
+
+def xray_to_otlp(xray_id):
+    return xray_id[2:10] + xray_id[11:]
+
+
+def otlp_to_xray(trace_id):
+    return "1-%s-%s" % (trace_id[:8], trace_id[8:])
+
+
+def attr_value(v):
+    """The Python value of an OTLP AnyValue."""
+    if "stringValue" in v:
+        return v["stringValue"]
+    if "intValue" in v:
+        return int(v["intValue"])
+    if "doubleValue" in v:
+        return float(v["doubleValue"])
+    if "boolValue" in v:
+        return bool(v["boolValue"])
+    raise ValueError("unsupported AnyValue %r" % (v,))
+
+
+def check_keys_camel(obj, path, errors):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k not in ("key",) and SNAKE.search(k) and path.endswith("value") is False:
+                errors.append("%s: snake_case key %r" % (path, k))
+            check_keys_camel(v, path + "." + k, errors)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            check_keys_camel(v, "%s[%d]" % (path, i), errors)
+
+
+def validate_request(body):
+    """Returns (spans, errors) for an ExportTraceServiceRequest, checked per otlp-xray rules."""
+    errors = []
+    spans = []
+    check_keys_camel(body, "$", errors)
+    for rs in body.get("resourceSpans", []):
+        res = {a["key"]: attr_value(a["value"]) for a in rs.get("resource", {}).get("attributes", [])}
+        for ss in rs.get("scopeSpans", []):
+            for s in ss.get("spans", []):
+                if not HEX32.match(s.get("traceId", "")):
+                    errors.append("bad traceId %r" % s.get("traceId"))
+                if not HEX16.match(s.get("spanId", "")):
+                    errors.append("bad spanId %r" % s.get("spanId"))
+                if "parentSpanId" in s and not HEX16.match(s["parentSpanId"]):
+                    errors.append("bad parentSpanId %r" % s["parentSpanId"])
+                if not isinstance(s.get("kind"), int):
+                    errors.append("kind is not an integer: %r" % s.get("kind"))
+                for k in ("startTimeUnixNano", "endTimeUnixNano"):
+                    if not isinstance(s.get(k), str) or not DIGITS.match(s[k]):
+                        errors.append("%s is not a decimal string: %r" % (k, s.get(k)))
+                st = s.get("status", {})
+                if not isinstance(st.get("code", 0), int):
+                    errors.append("status.code is not an integer")
+                attrs = {}
+                for a in s.get("attributes", []):
+                    v = a["value"]
+                    if "intValue" in v and not isinstance(v["intValue"], str):
+                        errors.append("intValue %r is not a string" % (v["intValue"],))
+                    attrs[a["key"]] = attr_value(v)
+                span = dict(s)
+                span["attrs"] = attrs
+                span["resource"] = res
+                span["service"] = res.get("service.name")
+                span["start"] = int(s["startTimeUnixNano"])
+                span["end"] = int(s["endTimeUnixNano"])
+                spans.append(span)
+    return spans, errors
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        rcv = self.server.receiver
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        with rcv.lock:
+            rcv.requests.append({"path": self.path, "headers": dict(self.headers), "size": len(raw)})
+            script = rcv.script.pop(0) if rcv.script else None
+        status, headers, body = script if script else (200, {}, {})
+        try:
+            spans, errors = validate_request(json.loads(raw))
+        except ValueError as e:
+            spans, errors = [], ["not JSON: %s" % e]
+        if self.headers.get("Content-Type") != "application/json":
+            errors.append("Content-Type %r" % self.headers.get("Content-Type"))
+        with rcv.lock:
+            rcv.errors.extend(errors)
+            if status == 200:
+                rejected = 0
+                if isinstance(body, dict):
+                    rejected = int(body.get("partialSuccess", {}).get("rejectedSpans", 0))
+                rcv.spans.extend(spans[rejected:])
+                rcv.rejected += rejected
+            rcv.cond.notify_all()
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class OtlpReceiver:
+    """An OTLP/HTTP JSON receiver on 127.0.0.1; script entries are (status, headers, body)."""
+
+    def __init__(self, port=0):
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.spans = []
+        self.errors = []
+        self.requests = []
+        self.script = []
+        self.rejected = 0
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _ReceiverHandler)
+        self.httpd.daemon_threads = True
+        self.httpd.receiver = self
+        self.port = self.httpd.server_address[1]
+        self.url = "http://127.0.0.1:%d/v1/traces" % self.port
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_spans(self, n, timeout=10.0, pred=None):
+        """Waits until at least n (matching) spans arrived; returns them."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while True:
+                got = [s for s in self.spans if pred is None or pred(s)]
+                if len(got) >= n or time.time() >= deadline:
+                    return list(got)
+                self.cond.wait(0.05)
+
+    def trace(self, trace_id):
+        with self.lock:
+            return [s for s in self.spans if s["traceId"] == trace_id]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _RecorderHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        rec = self.server.recorder
+        with rec.lock:
+            rec.requests.append(dict(self.headers))
+        body = rec.body
+        self.send_response(rec.status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Recorder:
+    """An HTTP server that answers GET with a fixed status and body and records headers."""
+
+    def __init__(self, status=200, body=b"hello"):
+        self.lock = threading.Lock()
+        self.requests = []
+        self.status = status
+        self.body = body
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RecorderHandler)
+        self.httpd.daemon_threads = True
+        self.httpd.recorder = self
+        self.port = self.httpd.server_address[1]
+        self.url = "http://127.0.0.1:%d/" % self.port
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def closed_port():
+    """A loopback port with nothing listening (connections are refused)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Ho11y:
+    """The real ho11y binary, started with env (added to a minimal environment)."""
+
+    def __init__(self, env, name="ho11y", wait=True):
+        self.name = name
+        self.log = tempfile.NamedTemporaryFile(prefix="ho11y-%s-" % name, suffix=".log", delete=False)
+        full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HO11Y_PORT": "0",
+                "HO11Y_BIND_ADDRESS": "127.0.0.1", "OTEL_BSP_SCHEDULE_DELAY": "50",
+                "HO11Y_SHUTDOWN_TIMEOUT": "5s"}
+        for k, v in env.items():
+            if v is None:
+                full.pop(k, None)
+            else:
+                full[k] = v
+        self.env = full
+        self.proc = subprocess.Popen([HO11Y], env=full, stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        self.port = None
+        if wait:
+            self.port = self.wait_port()
+        self.url = "http://127.0.0.1:%s/" % self.port
+
+    def lines(self):
+        """Parsed JSON log lines so far (non-JSON lines are returned as {'raw': line})."""
+        with open(self.log.name, "rb") as f:
+            out = []
+            for raw in f.read().decode("utf-8", "replace").splitlines():
+                try:
+                    out.append(json.loads(raw))
+                except ValueError:
+                    out.append({"raw": raw})
+            return out
+
+    def wait_port(self, timeout=10.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for line in self.lines():
+                if line.get("event") == "listening" and "port" in line:
+                    return int(line["port"])
+            if self.proc.poll() is not None:
+                raise AssertionError("%s exited with %s before listening:\n%s" % (
+                    self.name, self.proc.returncode, self.output()))
+            time.sleep(0.02)
+        raise AssertionError("%s did not report its port:\n%s" % (self.name, self.output()))
+
+    def output(self):
+        with open(self.log.name, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def get(self, path="/", headers=None, method="GET", conn=None):
+        """One request; returns (status, headers dict, body bytes)."""
+        own = conn is None
+        c = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request(method, path, headers=headers or {})
+            r = c.getresponse()
+            body = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+        finally:
+            if own:
+                c.close()
+
+    def connection(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+    def metrics(self, accept=None):
+        status, headers, body = self.get("/metrics", headers={"Accept": accept} if accept else None)
+        assert status == 200, status
+        return headers.get("content-type"), body.decode()
+
+    def signal(self, sig):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout=20.0):
+        return self.proc.wait(timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.log.close()
+        try:
+            os.unlink(self.log.name)
+        except OSError:
+            pass
+
+
+def parse_prometheus(text):
+    """Parses the Prometheus text format into {family: {"type", "help", "samples": [...]}}."""
+    families = {}
+    current = None
+    sample_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)( # .*)?$')
+    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    for line in text.splitlines():
+        if not line:
+            continue
+        if line.startswith("# HELP "):
+            name, _, help_ = line[7:].partition(" ")
+            families.setdefault(name, {"samples": []})["help"] = help_
+            current = name
+        elif line.startswith("# TYPE "):
+            name, _, typ = line[7:].partition(" ")
+            families.setdefault(name, {"samples": []})["type"] = typ
+            current = name
+        elif line.startswith("# EOF"):
+            continue
+        elif line.startswith("#"):
+            raise ValueError("unexpected comment %r" % line)
+        else:
+            m = sample_re.match(line)
+            if not m:
+                raise ValueError("bad sample line %r" % line)
+            labels = dict(label_re.findall(m.group(3) or ""))
+            fam = families[current]
+            fam["samples"].append({"name": m.group(1), "labels": labels, "value": m.group(4),
+                                   "exemplar": (m.group(5) or "")[3:] or None})
+    return families
+
+
+class Ho11yCase(unittest.TestCase):
+    """Starts processes and servers that are always stopped at the end of the test."""
+
+    def start(self, env, name="ho11y", wait=True):
+        h = Ho11y(env, name=name, wait=wait)
+        self.addCleanup(self._dump_and_kill, h)
+        return h
+
+    def receiver(self):
+        r = OtlpReceiver()
+        self.addCleanup(r.close)
+        return r
+
+    def recorder(self, **kw):
+        r = Recorder(**kw)
+        self.addCleanup(r.close)
+        return r
+
+    def _failed(self):
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        if result is None:
+            return False
+        return any(t is self for t, _ in list(result.failures) + list(result.errors))
+
+    def _dump_and_kill(self, h):
+        if self._failed() or os.environ.get("HO11Y_TEST_VERBOSE"):
+            print("---- log of %s (last lines) ----\n%s" % (h.name, h.output()[-6000:]))
+        h.kill()

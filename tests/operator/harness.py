@@ -1,0 +1,504 @@
+"""Process-level test harness for ho11y-operator: runs the API server stand-in and the operator
+binary as real processes, drives them with the real kubectl, and reads the stand-in's request
+log. Paths come from the environment (set by tests/operator/CMakeLists.txt):
+
+  HO11Y_OPERATOR  the ho11y-operator binary
+  HO11YCTL        the ho11yctl binary
+  KUBECTL         kubectl (default <repo>/.tools/bin/kubectl)
+  HO11Y_SOURCE_DIR the repository (default: two folders up)
+  HO11Y_TIME_SCALE multiplies every wait (sanitizer builds are slower; default 1)
+"""
+
+import atexit
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.environ.get("HO11Y_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
+STANDIN = os.path.join(REPO, "tests", "apiserver", "apiserver.py")
+CRD = os.path.join(REPO, "crds", "ho11y.dev_topologies.yaml")
+EXAMPLES = os.path.join(REPO, "examples")
+SCALE = float(os.environ.get("HO11Y_TIME_SCALE", "1") or 1)
+OPERATOR_SA = "ho11y-system/ho11y-operator"
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+
+_children = []
+
+
+def _cleanup():
+    for p in list(_children):
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+atexit.register(_cleanup)
+
+
+def binary(env, default=None):
+    path = os.environ.get(env) or default
+    if not path or not os.access(path, os.X_OK):
+        raise AssertionError("%s not set or not executable (%r); run the tests through ctest"
+                             % (env, path))
+    return path
+
+
+def kubectl_path():
+    return binary("KUBECTL", os.path.join(REPO, ".tools", "bin", "kubectl"))
+
+
+def scaled(seconds):
+    return seconds * SCALE
+
+
+def wait_until(fn, timeout, interval=0.05, what="condition"):
+    """Polls fn until it returns a truthy value; returns it, or fails after timeout seconds."""
+    deadline = time.monotonic() + scaled(timeout)
+    last = None
+    while True:
+        try:
+            last = fn()
+        except AssertionError as e:
+            last = e
+        if last and not isinstance(last, AssertionError):
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s (last: %r)"
+                                 % (scaled(timeout), what, last))
+        time.sleep(interval)
+
+
+class StandIn:
+    """The API server stand-in as a process."""
+
+    def __init__(self, ready_delay=0.0, rbac=False):
+        self.state_dir = tempfile.mkdtemp(prefix="ho11y-op-standin-")
+        self.ready_delay = ready_delay
+        self.rbac = rbac
+        self.proc = None
+        self.port = None
+        self.output = []
+
+    def start(self, timeout=60):
+        args = [sys.executable, STANDIN, "serve", "--state-dir", self.state_dir,
+                "--ready-delay", str(self.ready_delay)]
+        if self.port:
+            args += ["--port", str(self.port)]
+        if self.rbac:
+            args.append("--rbac")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
+        _children.append(self.proc)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if line.startswith("listening on "):
+                self.url = line.split()[-1].strip()
+                self.port = int(self.url.rsplit(":", 1)[1])
+                threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
+                with open(os.path.join(self.state_dir, "admin.token")) as f:
+                    self.token = f.read().strip()
+                self.ca = os.path.join(self.state_dir, "ca.crt")
+                self.kubeconfig = os.path.join(self.state_dir, "kubeconfig")
+                return self
+        raise AssertionError("stand-in did not start: %s" % "".join(self.output))
+
+    def _drain(self, proc):
+        try:
+            for line in proc.stdout:
+                self.output.append(line)
+        except (OSError, ValueError):
+            pass
+
+    def stop(self, kill=False):
+        p = self.proc
+        if p is not None and p.poll() is None:
+            if kill:
+                p.kill()
+            else:
+                p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+        if p in _children:
+            _children.remove(p)
+        self.proc = None
+
+    def restart(self):
+        """Stops and starts again on the same state folder and port (state is kept)."""
+        self.stop()
+        return self.start()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def request(self, method, path, body=None, ctype="application/json", token=None):
+        """One HTTPS request as admin; returns (status, parsed JSON or None)."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx, timeout=30)
+        hdrs = {"Accept": "application/json",
+                "Authorization": "Bearer " + (token or self.token)}
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            hdrs["Content-Type"] = ctype
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            r = conn.getresponse()
+            raw = r.read()
+        finally:
+            conn.close()
+        try:
+            return r.status, json.loads(raw) if raw else None
+        except ValueError:
+            return r.status, raw
+
+    def admin(self, *args):
+        r = subprocess.run([sys.executable, STANDIN, "admin", "--state-dir", self.state_dir] +
+                           list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError("admin %s failed: %s" % (args, r.stderr))
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def sa_token(self, sa):
+        r = subprocess.run([sys.executable, STANDIN, "token", "--state-dir", self.state_dir,
+                            "--service-account", sa], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, check=True)
+        return r.stdout.strip()
+
+    def requests(self, since=None):
+        """Every logged request (dicts), after flushing the log; since: a time.time() value."""
+        self.admin("flush")
+        out = []
+        with open(os.path.join(self.state_dir, "requests.log")) as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue
+                if since is not None and _epoch(r["time"]) < since:
+                    continue
+                out.append(r)
+        return out
+
+
+def _epoch(rfc3339):
+    base, _, frac = rfc3339.rstrip("Z").partition(".")
+    t = time.mktime(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    return t + (float("0." + frac) if frac else 0.0)
+
+
+def operator_user(sa=OPERATOR_SA):
+    ns, name = sa.split("/")
+    return "system:serviceaccount:%s:%s" % (ns, name)
+
+
+def writes(requests, user=None, exclude=("leases",)):
+    """The write requests of user (all users when None), leases excluded by default."""
+    return [r for r in requests if r.get("verb") in WRITE_VERBS and
+            (user is None or r.get("user") == user) and r.get("resource") not in exclude]
+
+
+class Kubectl:
+    def __init__(self, kubeconfig, cache_dir):
+        self.kubeconfig = kubeconfig
+        self.cache_dir = cache_dir
+
+    def run(self, *args, input=None, check=True, timeout=120):
+        env = dict(os.environ, KUBECONFIG=self.kubeconfig, KUBECACHEDIR=self.cache_dir)
+        r = subprocess.run([kubectl_path()] + [str(a) for a in args], input=input,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                           timeout=scaled(timeout))
+        if check and r.returncode != 0:
+            raise AssertionError("kubectl %s failed (%d): %s%s" % (" ".join(map(str, args)),
+                                                                  r.returncode, r.stdout,
+                                                                  r.stderr))
+        return r
+
+    def json(self, *args):
+        return json.loads(self.run(*args, "-o", "json").stdout)
+
+    def apply(self, text, *args):
+        return self.run("apply", "-f", "-", *args, input=text)
+
+    def get(self, kind, name, ns):
+        r = self.run("get", kind, name, "-n", ns, "-o", "json", check=False)
+        if r.returncode != 0:
+            if "NotFound" in r.stderr:
+                return None
+            raise AssertionError("kubectl get %s %s: %s" % (kind, name, r.stderr))
+        return json.loads(r.stdout)
+
+
+class Operator:
+    """ho11y-operator as a process, logging to a file."""
+
+    seq = 0
+
+    def __init__(self, kubeconfig=None, args=(), env=None, name="operator", workdir=None):
+        self.kubeconfig = kubeconfig
+        self.args = list(args)
+        self.env = env or {}
+        self.workdir = workdir or tempfile.mkdtemp(prefix="ho11y-op-")
+        Operator.seq += 1
+        self.log_path = os.path.join(self.workdir, "%s-%d.log" % (name, Operator.seq))
+        self.proc = None
+        self.health_port = None
+        self.metrics_port = None
+
+    def start(self, wait_ready=True):
+        args = [binary("HO11Y_OPERATOR"), "--health-addr", "127.0.0.1:0",
+                "--metrics-addr", "127.0.0.1:0", "--generator-image", "ho11y:test",
+                "--log-level", "debug"] + self.args
+        if self.kubeconfig:
+            args += ["--kubeconfig", self.kubeconfig]
+        env = dict(os.environ)
+        env.pop("KUBECONFIG", None)
+        env.update(self.env)
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf, env=env)
+        _children.append(self.proc)
+        self.health_port = wait_until(lambda: self._port("Health endpoints"), 30,
+                                      what="the operator's health port")
+        self.metrics_port = wait_until(lambda: self._port("Metrics endpoint"), 30,
+                                       what="the operator's metrics port")
+        if wait_ready:
+            self.wait_ready()
+        return self
+
+    def _port(self, what):
+        if self.proc.poll() is not None:
+            raise AssertionError("operator exited with %s:\n%s" % (self.proc.returncode,
+                                                                   self.log()[-4000:]))
+        m = re.findall(what + r" listening on port (\d+)", self.log())
+        return int(m[-1]) if m else None
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def http(self, port, path):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            return r.status, r.read().decode()
+        finally:
+            conn.close()
+
+    def ready(self):
+        return self.http(self.health_port, "/readyz")[0] == 200
+
+    def wait_ready(self, timeout=60):
+        wait_until(self.ready, timeout, 0.05, what="/readyz")
+
+    def metrics(self):
+        status, body = self.http(self.metrics_port, "/metrics")
+        if status != 200:
+            raise AssertionError("/metrics answered %d" % status)
+        return body
+
+    def metric(self, name, labels=None):
+        """Sum of the samples of name whose labels include labels."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if not line.startswith(name + "{") and not line.startswith(name + " "):
+                continue
+            m = re.match(r'([a-zA-Z_:]+)(\{[^}]*\})?\s+(\S+)', line)
+            if not m or m.group(1) != name:
+                continue
+            have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+            if all(have.get(k) == v for k, v in (labels or {}).items()):
+                total += float(m.group(3))
+        return total
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=40):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(scaled(timeout))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait(5)
+            raise AssertionError("operator did not exit within %ss of SIGTERM" % timeout)
+        finally:
+            self._forget()
+        return rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._forget()
+
+    def _forget(self):
+        if self.proc in _children:
+            _children.remove(self.proc)
+        try:
+            self.logf.close()
+        except (AttributeError, OSError):
+            pass
+
+
+def operator_kubeconfig(standin, path, sa=OPERATOR_SA, token=None, ca=None):
+    """A kubeconfig for the operator's service account (so its requests are told apart)."""
+    token = token or standin.sa_token(sa)
+    with open(ca or standin.ca, "rb") as f:
+        import base64
+        ca_data = base64.b64encode(f.read()).decode()
+    with open(path, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: op\n"
+                "clusters:\n- name: c\n  cluster:\n    server: %s\n"
+                "    certificate-authority-data: %s\n"
+                "contexts:\n- name: op\n  context: {cluster: c, user: op}\n"
+                "users:\n- name: op\n  user:\n    token: %s\n" % (standin.url, ca_data, token))
+    return path
+
+
+class OperatorTest(unittest.TestCase):
+    """Base: one stand-in per test class with the CRD applied and the operator's service
+    account created; helpers to run the operator, kubectl and ho11yctl."""
+
+    ready_delay = 0.0
+    rbac = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.standin = StandIn(ready_delay=cls.ready_delay, rbac=cls.rbac).start()
+        cls.tmp = tempfile.mkdtemp(prefix="ho11y-op-test-")
+        cls.kubectl = Kubectl(cls.standin.kubeconfig, os.path.join(cls.tmp, "kcache"))
+        cls.kubectl.run("apply", "-f", CRD)
+        cls.kubectl.run("wait", "--for=condition=Established", "crd/topologies.ho11y.dev")
+        cls.kubectl.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ho11y-system}\n"
+                          "---\napiVersion: v1\nkind: ServiceAccount\n"
+                          "metadata: {name: ho11y-operator, namespace: ho11y-system}\n")
+        cls.op_kubeconfig = operator_kubeconfig(cls.standin,
+                                                os.path.join(cls.tmp, "operator.kubeconfig"))
+        cls.operators = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for op in cls.operators:
+            op.kill()
+        cls.standin.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def start_operator(self, *args, env=None, kubeconfig=None, name="operator", wait_ready=True):
+        op = Operator(kubeconfig or self.op_kubeconfig, args, env, name, self.tmp)
+        self.operators.append(op)
+        op.start(wait_ready=wait_ready)
+        return op
+
+    def stop_operator(self, op):
+        rc = op.stop()
+        self.assertEqual(rc, 0, "operator exit status on SIGTERM; log:\n" + op.log()[-4000:])
+
+    def ns(self, name):
+        self.kubectl.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n" % name)
+        return name
+
+    def ho11yctl_render(self, text):
+        r = subprocess.run([binary("HO11YCTL"), "render", "-", "-o", "json",
+                            "--generator-image", "ho11y:test"], input=text,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise AssertionError("ho11yctl render failed: %s" % r.stderr)
+        return json.loads(r.stdout)["items"]
+
+    def topology(self, ns, name):
+        return self.kubectl.get("topology", name, ns)
+
+    def condition(self, topo, ctype):
+        for c in ((topo or {}).get("status") or {}).get("conditions") or ():
+            if c.get("type") == ctype:
+                return c
+        return None
+
+    def wait_condition(self, ns, name, ctype, status, reason=None, timeout=30):
+        def check():
+            t = self.topology(ns, name)
+            c = self.condition(t, ctype)
+            if not c or c.get("status") != status:
+                return None
+            if reason and c.get("reason") != reason:
+                return None
+            if c.get("observedGeneration") != t["metadata"].get("generation"):
+                return None
+            return t
+        return wait_until(check, timeout, 0.1, "%s %s=%s on %s/%s" % (ctype, status, reason,
+                                                                       ns, name))
+
+    def children(self, ns, kinds="deployments,services,configmaps,serviceaccounts"):
+        """Objects in ns carrying the managed-by label, keyed by (kind, name)."""
+        items = self.kubectl.json("get", kinds, "-n", ns, "-l",
+                                  "app.kubernetes.io/managed-by=ho11y-operator")["items"]
+        return {(o["kind"], o["metadata"]["name"]): o for o in items}
+
+    def events(self, ns, name=None):
+        items = self.kubectl.json("get", "events", "-n", ns)["items"]
+        return [e for e in items if name is None or e["involvedObject"]["name"] == name]
+
+
+def topology_yaml(name, ns, services, extra=""):
+    """A Topology manifest; services: list of (name, calls) or dicts in YAML flow style."""
+    lines = ["apiVersion: ho11y.dev/v1alpha1", "kind: Topology",
+             "metadata: {name: %s, namespace: %s}" % (name, ns), "spec:"]
+    if extra:
+        lines += ["  " + l for l in extra.strip("\n").split("\n")]
+    lines.append("  services:")
+    for s in services:
+        lines.append("    - " + (s if isinstance(s, str) else json.dumps(s)))
+    return "\n".join(lines) + "\n"
+
+
+def subset(desired, live, path=""):
+    """The first path where live does not hold desired's value, or None (same rules as the
+    operator: fields the server adds are ignored)."""
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return path or "(root)"
+        for k, v in desired.items():
+            if k not in live:
+                if v in (None, {}, [], "", False):
+                    continue
+                return (path + "." if path else "") + k
+            p = subset(v, live[k], (path + "." if path else "") + k)
+            if p:
+                return p
+        return None
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(desired) != len(live):
+            return path
+        for i, (d, l) in enumerate(zip(desired, live)):
+            p = subset(d, l, "%s[%d]" % (path, i))
+            if p:
+                return p
+        return None
+    return None if desired == live else path

@@ -1,0 +1,135 @@
+"""The sample Topology end to end: the objects the operator creates are exactly those
+`ho11yctl render` prints (plus ownerReferences), the Topology becomes Ready, kubectl shows it,
+events are few, the endpoints answer, and SIGTERM exits cleanly."""
+
+import os
+import signal
+import time
+import unittest
+
+from harness import EXAMPLES, OperatorTest, operator_user, subset, wait_until, writes
+
+
+class BasicTest(OperatorTest):
+    def test_sample_end_to_end(self):
+        op = self.start_operator()
+        with open(os.path.join(EXAMPLES, "xray-sample.yaml")) as f:
+            sample = f.read()
+        t0 = time.time()
+        self.kubectl.apply(sample)
+        # kubectl wait as a user would (its informer handles the Ready transition).
+        self.kubectl.run("wait", "--for=condition=Ready", "topology/xray-sample", "-n",
+                         "example-app", "--timeout=60s")
+        topo = self.topology("example-app", "xray-sample")
+        uid = topo["metadata"]["uid"]
+
+        rendered = self.ho11yctl_render(sample)
+        live = self.children("example-app")
+        self.assertEqual(sorted(live), sorted((o["kind"], o["metadata"]["name"])
+                                              for o in rendered))
+        for o in rendered:
+            got = live[(o["kind"], o["metadata"]["name"])]
+            diff = subset(o, got)
+            self.assertIsNone(diff, "%s %s differs at %s" % (o["kind"], o["metadata"]["name"],
+                                                             diff))
+            refs = got["metadata"]["ownerReferences"]
+            self.assertEqual(refs, [{"apiVersion": "ho11y.dev/v1alpha1", "kind": "Topology",
+                                     "name": "xray-sample", "uid": uid, "controller": True,
+                                     "blockOwnerDeletion": True}])
+
+        out = self.kubectl.run("get", "topo", "-n", "example-app").stdout
+        self.assertRegex(out, r"xray-sample\s+3/3\s+Ready")
+        st = topo["status"]
+        self.assertEqual(st["observedGeneration"], topo["metadata"]["generation"])
+        self.assertEqual(st["readyServices"], "3/3")
+        self.assertEqual([s["name"] for s in st["services"]],
+                         ["frontend", "downstream0", "downstream1"])
+        self.assertEqual(st["services"][0]["url"], "http://frontend")
+        self.assertEqual(st["collector"]["endpoint"], "xray-sample-collector:4317")
+        self.assertEqual(len(st["collector"]["configHash"]), 64)
+        rec = self.condition(topo, "Reconciled")
+        self.assertEqual((rec["status"], rec["reason"]), ("True", "Reconciled"))
+
+        # At most two events while creating: what was created, and Ready.
+        evs = self.events("example-app", "xray-sample")
+        reasons = sorted(e["reason"] for e in evs)
+        self.assertEqual(reasons, ["Ready", "Reconciled"], evs)
+        created = [e for e in evs if e["reason"] == "Reconciled"][0]
+        self.assertEqual(created["message"],
+                         "Created 4 Deployments, 4 Services, 1 ConfigMap, 1 ServiceAccount")
+
+        # Writes: one create per object, the status twice at most (reconciled, ready), events.
+        w = writes(self.standin.requests(since=t0), operator_user())
+        creates = [r for r in w if r["verb"] == "create" and r["resource"] != "events"]
+        self.assertEqual(len(creates), len(rendered), creates)
+        status = [r for r in w if r["resource"] == "topologies/status"]
+        self.assertLessEqual(len(status), 2, status)
+        self.assertFalse([r for r in w if r["verb"] in ("update", "delete")], w)
+
+        # Endpoints.
+        self.assertEqual(op.http(op.health_port, "/healthz"), (200, "ok"))
+        self.assertEqual(op.http(op.health_port, "/readyz"), (200, "ok"))
+        m = op.metrics()
+        for name in ("controller_runtime_reconcile_total", "controller_runtime_reconcile_errors_total",
+                     "controller_runtime_reconcile_time_seconds_bucket", "workqueue_depth",
+                     "workqueue_adds_total", "workqueue_retries_total",
+                     "rest_client_requests_total", "leader_election_master_status",
+                     "ho11y_operator_topologies", "process_resident_memory_bytes"):
+            self.assertIn(name, m)
+        self.assertGreaterEqual(op.metric("controller_runtime_reconcile_total",
+                                          {"result": "success"}), 1)
+        self.assertEqual(op.metric("ho11y_operator_topologies", {"condition": "Ready"}), 1)
+        self.assertGreaterEqual(op.metric("rest_client_requests_total",
+                                          {"method": "POST", "code": "201"}), len(rendered))
+        self.assertEqual(op.metric("leader_election_master_status"), 1)
+        self.assertEqual(op.http(op.metrics_port, "/nope")[0], 404)
+        self.stop_operator(op)
+        self.assertIn("Shut down cleanly", op.log())
+
+    def test_help_version_and_bad_flags(self):
+        import subprocess
+        from harness import binary
+        exe = binary("HO11Y_OPERATOR")
+        r = subprocess.run([exe, "--help"], stdout=subprocess.PIPE, text=True)
+        self.assertEqual(r.returncode, 0)
+        for flag in ("--kubeconfig", "--namespace", "--workers", "--generator-image",
+                     "--collector-image", "--leader-elect", "--leader-elect-lease-duration",
+                     "--leader-elect-renew-deadline", "--leader-elect-retry-period",
+                     "--metrics-addr", "--health-addr", "--log-level", "--log-format",
+                     "--version"):
+            self.assertIn(flag, r.stdout)
+        r = subprocess.run([exe, "--version"], stdout=subprocess.PIPE, text=True)
+        self.assertRegex(r.stdout, r"^ho11y-operator \d+\.\d+\.\d+")
+        r = subprocess.run([exe, "--workers", "zero"], stderr=subprocess.PIPE, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--workers", r.stderr)
+        r = subprocess.run([exe, "--bogus"], stderr=subprocess.PIPE, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown flag --bogus", r.stderr)
+        r = subprocess.run([exe, "--kubeconfig", "/nonexistent/kubeconfig"],
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/kubeconfig", r.stderr)
+
+    def test_json_logs_and_env_flags(self):
+        op = self.start_operator("--log-format", "json", env={"HO11Y_WORKERS": "2"})
+        self.assertEqual(self.stop_operator(op), None)
+        lines = [l for l in op.log().splitlines() if l.strip()]
+        import json
+        for l in lines:
+            rec = json.loads(l)
+            self.assertIn("level", rec)
+            self.assertIn("msg", rec)
+        self.assertTrue(any("2 workers" in json.loads(l)["msg"] for l in lines))
+
+    def test_second_signal_exits_at_once(self):
+        op = self.start_operator()
+        op.signal(signal.SIGTERM)
+        op.signal(signal.SIGTERM)
+        rc = op.proc.wait(10)
+        op._forget()
+        self.assertIn(rc, (0, 1))
+
+
+if __name__ == "__main__":
+    unittest.main()
