@@ -3,9 +3,13 @@
 persistent HTTPS connections, and watch events per second delivered to concurrent watchers.
 
     python3 bench/apiserver_throughput.py [--creates N] [--clients C] [--watchers W]
+                                          [--watch-creates N] [--profile FILE]
 
 Starts its own stand-in on a free loopback port with a temporary state directory, runs the
 two measurements, prints the figures and stops the server. All traffic stays on 127.0.0.1.
+The clients are Python processes on the same machine, so they share its cores with the server.
+With --profile the server runs under cProfile (all threads; much slower, so the figures of
+that run are not the server's throughput) and the profile is written to FILE.
 """
 
 import argparse
@@ -19,14 +23,19 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER = os.path.join(REPO, "tests", "apiserver", "apiserver.py")
+PROFILED = os.path.join(REPO, "bench", "profiled_apiserver.py")
 
 
-def start_server(state_dir):
-    p = subprocess.Popen([sys.executable, SERVER, "serve", "--state-dir", state_dir],
+def start_server(state_dir, profile=None):
+    cmd = [sys.executable, SERVER]
+    if profile:
+        cmd = [sys.executable, PROFILED, profile]
+    p = subprocess.Popen(cmd + ["serve", "--state-dir", state_dir, "--port", "0"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -35,9 +44,19 @@ def start_server(state_dir):
             break
         if line.startswith("listening on "):
             port = int(line.split(":")[-1])
+            # Keep reading its output so that the server never blocks on a full pipe.
+            p.output = []
+            threading.Thread(target=lambda: p.output.extend(p.stdout), daemon=True).start()
             return p, port
     p.kill()
     raise SystemExit("stand-in did not start")
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def connect(state_dir, port):
@@ -130,23 +149,26 @@ def measure_creates(state_dir, port, total, clients):
     return per * clients, dt, sum(fails)
 
 
-def measure_watch(state_dir, port, total, watchers):
+def measure_watch(state_dir, port, total, watchers, clients):
     rv = make_namespace(state_dir, port, "bench-watch")
     mgr = multiprocessing.Manager()
     ready = [mgr.Event() for _ in range(watchers)]
-    with multiprocessing.Pool(watchers + 1) as pool:
+    per = total // clients
+    total = per * clients
+    with multiprocessing.Pool(watchers) as pool, multiprocessing.Pool(clients) as writers:
         res = pool.map_async(watch_worker, [(state_dir, port, "bench-watch", rv, total, ready[i])
                                             for i in range(watchers)])
         for e in ready:
             e.wait(30)
         time.sleep(0.3)
         t0 = time.monotonic()
-        create_worker((state_dir, port, "bench-watch", "w", total))
+        writers.map(create_worker, [(state_dir, port, "bench-watch", "w%d" % i, per)
+                                    for i in range(clients)])
         t_writes = time.monotonic() - t0
         results = res.get(timeout=300)
         t_end = max(r[2] for r in results if r[2] is not None)
     got = sum(r[0] for r in results)
-    return got, t0, t_end, t_writes
+    return got, t0, t_end, t_writes, total
 
 
 def main():
@@ -155,25 +177,36 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--watchers", type=int, default=10)
     ap.add_argument("--watch-creates", type=int, default=2000)
+    ap.add_argument("--profile", metavar="FILE",
+                    help="run the server under cProfile and write the profile to FILE")
     args = ap.parse_args()
     state_dir = tempfile.mkdtemp(prefix="apiserver-bench-")
-    proc, port = start_server(state_dir)
+    proc, port = start_server(state_dir, args.profile and os.path.abspath(args.profile))
     try:
+        print("load average before: %s" % "%.2f %.2f %.2f" % os.getloadavg())
+        c0 = cpu_seconds(proc.pid)
         n, dt, fails = measure_creates(state_dir, port, args.creates, args.clients)
+        c1 = cpu_seconds(proc.pid)
         print("creates: %d ConfigMaps by %d keep-alive clients in %.2f s = %.0f creates/s "
-              "(%d failed)" % (n, args.clients, dt, n / dt, fails))
-        got, t0, t_end, t_writes = measure_watch(state_dir, port, args.watch_creates,
-                                                 args.watchers)
+              "(%d failed); server CPU %.2f s = %.2f ms per create"
+              % (n, args.clients, dt, n / dt, fails, c1 - c0, 1000 * (c1 - c0) / max(n, 1)))
+        got, t0, t_end, t_writes, wn = measure_watch(state_dir, port, args.watch_creates,
+                                                     args.watchers, args.clients)
+        c2 = cpu_seconds(proc.pid)
         span = t_end - t0
-        print("watch: %d events to %d watchers (%d creates in %.2f s) delivered in %.2f s = "
-              "%.0f watch events/s" % (got, args.watchers, args.watch_creates, t_writes, span,
-                                       got / span))
+        print("watch: %d events to %d watchers (%d creates by %d clients in %.2f s) delivered "
+              "in %.2f s = %.0f watch events/s; server CPU %.2f s"
+              % (got, args.watchers, wn, args.clients, t_writes, span, got / span, c2 - c1))
+        print("load average after: %s" % "%.2f %.2f %.2f" % os.getloadavg())
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(15)
+            proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if args.profile:
+            time.sleep(0.2)
+            sys.stdout.write("".join(proc.output))
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
