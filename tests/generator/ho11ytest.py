@@ -24,12 +24,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BIN_DIR = os.environ.get("HO11Y_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 HO11Y = os.path.join(BIN_DIR, "ho11y")
+# Waits and timing margins are multiplied by this (larger under sanitizers).
+SCALE = float(os.environ.get("HO11Y_TIME_SCALE", "1"))
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 DIGITS = re.compile(r"^[0-9]+$")
 XRAY_ID = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
 SNAKE = re.compile(r"_")
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print peers' resets (ho11y is killed at will)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
 
 
 def xray_to_otlp(xray_id):
@@ -153,7 +164,7 @@ class OtlpReceiver:
         self.requests = []
         self.script = []
         self.rejected = 0
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _ReceiverHandler)
+        self.httpd = QuietServer(("127.0.0.1", port), _ReceiverHandler)
         self.httpd.daemon_threads = True
         self.httpd.receiver = self
         self.port = self.httpd.server_address[1]
@@ -189,7 +200,13 @@ class _RecorderHandler(BaseHTTPRequestHandler):
     def do_GET(self):
         rec = self.server.recorder
         with rec.lock:
-            rec.requests.append(dict(self.headers))
+            rec.requests.append(dict(self.headers, _path=self.path))
+            rec.active += 1
+            rec.max_active = max(rec.max_active, rec.active)
+        if rec.delay:
+            time.sleep(rec.delay)
+        with rec.lock:
+            rec.active -= 1
         body = rec.body
         self.send_response(rec.status)
         self.send_header("Content-Length", str(len(body)))
@@ -200,12 +217,15 @@ class _RecorderHandler(BaseHTTPRequestHandler):
 class Recorder:
     """An HTTP server that answers GET with a fixed status and body and records headers."""
 
-    def __init__(self, status=200, body=b"hello"):
+    def __init__(self, status=200, body=b"hello", delay=0.0):
         self.lock = threading.Lock()
         self.requests = []
         self.status = status
         self.body = body
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RecorderHandler)
+        self.delay = delay
+        self.active = 0
+        self.max_active = 0
+        self.httpd = QuietServer(("127.0.0.1", 0), _RecorderHandler)
         self.httpd.daemon_threads = True
         self.httpd.recorder = self
         self.port = self.httpd.server_address[1]
@@ -215,6 +235,38 @@ class Recorder:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class Hang:
+    """A TCP server on 127.0.0.1 that accepts connections, reads, and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.url = "http://127.0.0.1:%d/" % self.port
+        self.conns = []
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        for c in self.conns:
+            c.close()
 
 
 def closed_port():
@@ -229,9 +281,14 @@ def closed_port():
 class Ho11y:
     """The real ho11y binary, started with env (added to a minimal environment)."""
 
-    def __init__(self, env, name="ho11y", wait=True):
+    def __init__(self, env, name="ho11y", wait=True, split=False):
         self.name = name
         self.log = tempfile.NamedTemporaryFile(prefix="ho11y-%s-" % name, suffix=".log", delete=False)
+        # split: stdout goes to self.log and stderr to self.errlog (else both to self.log).
+        self.errlog = None
+        if split:
+            self.errlog = tempfile.NamedTemporaryFile(prefix="ho11y-%s-" % name, suffix=".err",
+                                                      delete=False)
         full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HO11Y_PORT": "0",
                 "HO11Y_BIND_ADDRESS": "127.0.0.1", "OTEL_BSP_SCHEDULE_DELAY": "50",
                 "HO11Y_SHUTDOWN_TIMEOUT": "5s"}
@@ -241,16 +298,16 @@ class Ho11y:
             else:
                 full[k] = v
         self.env = full
-        self.proc = subprocess.Popen([HO11Y], env=full, stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([HO11Y], env=full, stdout=self.log,
+                                     stderr=self.errlog or self.log, stdin=subprocess.DEVNULL)
         self.port = None
         if wait:
             self.port = self.wait_port()
         self.url = "http://127.0.0.1:%s/" % self.port
 
-    def lines(self):
+    def lines(self, stderr=False):
         """Parsed JSON log lines so far (non-JSON lines are returned as {'raw': line})."""
-        with open(self.log.name, "rb") as f:
+        with open((self.errlog if stderr else self.log).name, "rb") as f:
             out = []
             for raw in f.read().decode("utf-8", "replace").splitlines():
                 try:
@@ -260,7 +317,7 @@ class Ho11y:
             return out
 
     def wait_port(self, timeout=10.0):
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * SCALE
         while time.time() < deadline:
             for line in self.lines():
                 if line.get("event") == "listening" and "port" in line:
@@ -272,8 +329,12 @@ class Ho11y:
         raise AssertionError("%s did not report its port:\n%s" % (self.name, self.output()))
 
     def output(self):
-        with open(self.log.name, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        out = ""
+        for f in (self.log, self.errlog):
+            if f is not None:
+                with open(f.name, "rb") as fh:
+                    out += fh.read().decode("utf-8", "replace")
+        return out
 
     def get(self, path="/", headers=None, method="GET", conn=None):
         """One request; returns (status, headers dict, body bytes)."""
@@ -301,17 +362,62 @@ class Ho11y:
             self.proc.send_signal(sig)
 
     def wait(self, timeout=20.0):
-        return self.proc.wait(timeout)
+        return self.proc.wait(timeout * SCALE)
+
+    def get_many(self, n, workers=8, path="/", headers=None):
+        """n GET requests over `workers` concurrent keep-alive connections; returns
+        [(status, headers, body)] in completion order."""
+        out = []
+        lock = threading.Lock()
+        counter = [n]
+        errors = []
+
+        def run():
+            c = self.connection()
+            try:
+                while True:
+                    with lock:
+                        if counter[0] == 0:
+                            return
+                        counter[0] -= 1
+                    r = self.get(path, headers=headers, conn=c)
+                    with lock:
+                        out.append(r)
+            except Exception as e:  # reported to the caller
+                errors.append(e)
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=run) for _ in range(min(workers, n))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return out
 
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
-        self.log.close()
-        try:
-            os.unlink(self.log.name)
-        except OSError:
-            pass
+        for f in (self.log, self.errlog):
+            if f is None:
+                continue
+            f.close()
+            try:
+                os.unlink(f.name)
+            except OSError:
+                pass
+
+
+def metric_value(families, name, **labels):
+    """The value of the sample `name` with exactly these labels (0 when absent)."""
+    for fam in families.values():
+        for smp in fam["samples"]:
+            if smp["name"] == name and smp["labels"] == {k: str(v) for k, v in labels.items()}:
+                return float(smp["value"])
+    return 0.0
 
 
 def parse_prometheus(text):
@@ -349,9 +455,14 @@ def parse_prometheus(text):
 class Ho11yCase(unittest.TestCase):
     """Starts processes and servers that are always stopped at the end of the test."""
 
-    def start(self, env, name="ho11y", wait=True):
-        h = Ho11y(env, name=name, wait=wait)
+    def start(self, env, name="ho11y", wait=True, split=False):
+        h = Ho11y(env, name=name, wait=wait, split=split)
         self.addCleanup(self._dump_and_kill, h)
+        return h
+
+    def hang(self):
+        h = Hang()
+        self.addCleanup(h.close)
         return h
 
     def receiver(self):
