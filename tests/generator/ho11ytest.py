@@ -125,7 +125,8 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
         with rcv.lock:
-            rcv.requests.append({"path": self.path, "headers": dict(self.headers), "size": len(raw)})
+            rcv.requests.append({"path": self.path, "headers": dict(self.headers), "size": len(raw),
+                                 "time": time.monotonic()})
             script = rcv.script.pop(0) if rcv.script else None
         status, headers, body = script if script else (200, {}, {})
         try:
@@ -305,16 +306,25 @@ class Ho11y:
             self.port = self.wait_port()
         self.url = "http://127.0.0.1:%s/" % self.port
 
-    def lines(self, stderr=False):
-        """Parsed JSON log lines so far (non-JSON lines are returned as {'raw': line})."""
-        with open((self.errlog if stderr else self.log).name, "rb") as f:
-            out = []
-            for raw in f.read().decode("utf-8", "replace").splitlines():
-                try:
-                    out.append(json.loads(raw))
-                except ValueError:
-                    out.append({"raw": raw})
-            return out
+    def lines(self, stream=None):
+        """Parsed JSON log lines so far (non-JSON lines are returned as {'raw': line}); stream
+        "stdout" or "stderr" picks one of the split streams, None reads everything."""
+        files = [self.log, self.errlog]
+        if stream == "stdout":
+            files = [self.log]
+        elif stream == "stderr":
+            files = [self.errlog]
+        out = []
+        for fh in files:
+            if fh is None:
+                continue
+            with open(fh.name, "rb") as f:
+                for raw in f.read().decode("utf-8", "replace").splitlines():
+                    try:
+                        out.append(json.loads(raw))
+                    except ValueError:
+                        out.append({"raw": raw})
+        return out
 
     def wait_port(self, timeout=10.0):
         deadline = time.time() + timeout * SCALE
@@ -356,6 +366,19 @@ class Ho11y:
         status, headers, body = self.get("/metrics", headers={"Accept": accept} if accept else None)
         assert status == 200, status
         return headers.get("content-type"), body.decode()
+
+    def scrape(self):
+        """The parsed Prometheus text of /metrics."""
+        return parse_prometheus(self.metrics()[1])
+
+    def wait_metric(self, name, pred, timeout=10.0, **labels):
+        """Scrapes until pred(value of name{labels}) holds; returns the last value."""
+        deadline = time.time() + timeout * SCALE
+        while True:
+            v = metric_value(self.scrape(), name, **labels)
+            if pred(v) or time.time() >= deadline:
+                return v
+            time.sleep(0.05)
 
     def signal(self, sig):
         if self.proc.poll() is None:
