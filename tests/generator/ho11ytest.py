@@ -270,6 +270,41 @@ class Hang:
             c.close()
 
 
+class RawConn:
+    """A raw HTTP/1.1 connection that keeps unread bytes between responses (for pipelining)."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed by the server")
+        self.buf += chunk
+
+    def exchange(self, request):
+        """Sends request (may be b"") and reads one response: (status, headers, body)."""
+        if request:
+            self.sock.sendall(request)
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        n = int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            self._fill()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return int(lines[0].split()[1]), headers, body
+
+    def close(self):
+        self.sock.close()
+
+
 def closed_port():
     """A loopback port with nothing listening (connections are refused)."""
     s = socket.socket()
