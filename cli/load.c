@@ -124,7 +124,7 @@ static size_t load_doc(const char *path, const struct doc *d, struct cli_file *o
 
 size_t cli_file_load(const char *path, struct cli_file *out, FILE *err)
 {
-    struct hbuf text;
+    struct hbuf text = {0}; /* cleaned up even when the file cannot be opened */
     struct doc_set docs = {0};
     char msg[512];
     size_t problems = 0;
