@@ -8,11 +8,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "kube_auth.h"
+#include "kube_util.h"
 
 /* An error body is only read for its message. */
 #define ERROR_BODY_MAX (64u * 1024)
@@ -571,19 +573,56 @@ static enum ho11y_err perform(struct kube_conn *conn, const struct kube_req *req
     return result;
 }
 
+/* Sleeps ms in short steps, watching the cancel flag; returns non-zero when cancelled. */
+static int wait_cancellable(struct kube_conn *conn, int64_t ms)
+{
+    int64_t end = kube_now_ms() + ms;
+    for (;;) {
+        if (conn->cancel && atomic_load(conn->cancel))
+            return 1;
+        int64_t left = end - kube_now_ms();
+        if (left <= 0)
+            return 0;
+        struct timespec ts = {0, (left < 50 ? left : 50) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Whether the answer asks to be retried later: 429 or 5xx with a Retry-After header. */
+static int retry_later(const struct kube_conn *conn, const struct kube_resp *resp)
+{
+    return (resp->code == 429 || (resp->code >= 500 && resp->code < 600)) && conn->retry_after > 0;
+}
+
 enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
                             struct kube_resp *resp, char *err, size_t errlen)
 {
-    memset(resp, 0, sizeof(*resp));
-    enum ho11y_err result = perform(conn, req, resp, err, errlen);
-    count(conn->client, req->verb, resp->code);
-    if (result == HO11Y_UNAUTHORIZED && resp->code == 401 &&
-        (conn->client->cfg.token_file || conn->client->cfg.exec)) {
-        /* A rotated token file or an expired plugin token: refresh once and retry. */
-        kube_auth_invalidate(conn->client->auth);
+    int refreshed = 0, retries = 0;
+    enum ho11y_err result;
+    for (;;) {
         memset(resp, 0, sizeof(*resp));
         result = perform(conn, req, resp, err, errlen);
         count(conn->client, req->verb, resp->code);
+        if (result == HO11Y_UNAUTHORIZED && resp->code == 401 && !refreshed &&
+            (conn->client->cfg.token_file || conn->client->cfg.exec)) {
+            /* A rotated token file or an expired plugin token: refresh once and retry. */
+            kube_auth_invalidate(conn->client->auth);
+            refreshed = 1;
+            continue;
+        }
+        if (result && !req->no_retry && retries < KUBE_RETRY_MAX && retry_later(conn, resp)) {
+            long secs = conn->retry_after < KUBE_RETRY_AFTER_MAX_S ? conn->retry_after
+                                                                   : KUBE_RETRY_AFTER_MAX_S;
+            LOG_DEBUG("%s %s answered %ld; retrying in %ld s as Retry-After asks", req->verb,
+                      req->res->plural, resp->code, secs);
+            retries++;
+            if (wait_cancellable(conn, (int64_t)secs * 1000)) {
+                result = HO11Y_CANCELLED;
+                break;
+            }
+            continue;
+        }
+        break;
     }
     if (result && err && errlen) {
         char path[512];

@@ -59,6 +59,7 @@ struct kube_req {
     long timeout_ms;          /* 0: the client's request timeout */
     kube_data_fn on_data;     /* set: stream a 2xx body to it instead of storing it */
     void *ud;
+    int no_retry; /* answer a 429 or 5xx with Retry-After at once instead of waiting and retrying */
 };
 
 struct kube_status {
@@ -81,6 +82,12 @@ struct kube_client_opts {
     size_t max_response;     /* default 32 MiB */
     const char *user_agent;  /* default "ho11y-operator/<version>" */
 };
+
+/* Retries of a request answered 429 or 5xx with a Retry-After header (client-go retries 10
+ * times; fewer here, as reconcile retries with its own backoff afterwards). */
+#define KUBE_RETRY_MAX 5
+/* The longest Retry-After waited for inside one request. */
+#define KUBE_RETRY_AFTER_MAX_S 10
 
 struct kube_client;
 struct kube_conn;
@@ -118,7 +125,10 @@ void kube_conn_free(struct kube_conn *conn);
  * GONE 410, INVAL 400, VALIDATION 422, UNAVAILABLE 429/503, TIMEOUT 504 or a timeout, HTTP other
  * codes; NET, TLS, LIMIT, CANCELLED without an answer), resp->status holds the details and err
  * (optional) a message "VERB path: code Reason: message". After a 401 with a refreshable token
- * the request is retried once with a fresh one. Not thread-safe per conn.
+ * the request is retried once with a fresh one. A 429 or 5xx answer carrying a Retry-After
+ * header is retried after that many seconds (at most KUBE_RETRY_AFTER_MAX_S each, up to
+ * KUBE_RETRY_MAX times, as client-go does) unless req->no_retry is set; the wait ends early
+ * with HO11Y_CANCELLED when the conn's cancel flag is raised. Not thread-safe per conn.
  */
 enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
                             struct kube_resp *resp, char *err, size_t errlen);

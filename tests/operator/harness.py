@@ -325,7 +325,7 @@ class Operator:
         for line in self.metrics().splitlines():
             if not line.startswith(name + "{") and not line.startswith(name + " "):
                 continue
-            m = re.match(r'([a-zA-Z_:]+)(\{[^}]*\})?\s+(\S+)', line)
+            m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)', line)
             if not m or m.group(1) != name:
                 continue
             have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
@@ -502,3 +502,97 @@ def subset(desired, live, path=""):
                 return p
         return None
     return None if desired == live else path
+
+
+# ---- helpers for the resilience, leader-election, auth and valgrind tests ----------------------
+
+def log_times(op, pattern):
+    """Epoch times of the operator's text log lines matching the regex pattern, in order."""
+    out = []
+    for line in op.log().splitlines():
+        if re.search(pattern, line):
+            stamp = line.split(" ", 1)[0]
+            try:
+                out.append(_epoch(stamp))
+            except ValueError:
+                continue
+    return out
+
+
+def service_account(kubectl, sa):
+    """Creates the service account "namespace/name" (and its namespace) if missing."""
+    ns, name = sa.split("/")
+    kubectl.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n"
+                  "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: %s, namespace: %s}\n"
+                  % (ns, name, ns))
+
+
+def write_kubeconfig(path, server, user, ca_data=None, ca_file=None, insecure=False):
+    """A kubeconfig with one cluster, one context and the user mapping given as JSON-compatible
+    dict (token, tokenFile, exec, ...). ca_data is PEM bytes."""
+    import base64
+    cluster = {"server": server}
+    if ca_data is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_data).decode()
+    if ca_file is not None:
+        cluster["certificate-authority"] = ca_file
+    if insecure:
+        cluster["insecure-skip-tls-verify"] = True
+    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "t",
+           "clusters": [{"name": "c", "cluster": cluster}],
+           "contexts": [{"name": "t", "context": {"cluster": "c", "user": "u"}}],
+           "users": [{"name": "u", "user": user}]}
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=1)
+    return path
+
+
+def add_fault(standin, **rule):
+    """Adds a stand-in fault rule (code, verb, resource, path, probability, count, retryAfter,
+    latency) through the admin endpoint."""
+    status, body = standin.request("POST", "/_admin/faults", rule)
+    if status not in (200, 201):
+        raise AssertionError("fault rule %r refused: %s %s" % (rule, status, body))
+    return body
+
+
+def clear_faults(standin):
+    status, body = standin.request("DELETE", "/_admin/faults")
+    if status != 200:
+        raise AssertionError("clearing faults failed: %s %s" % (status, body))
+
+
+def converged(test, ns, name, text):
+    """None when the Topology name in ns is Ready for its generation and its children are exactly
+    the objects `ho11yctl render` prints for text, each holding every rendered field and owned
+    by the Topology; otherwise a description of the first difference."""
+    t = test.topology(ns, name)
+    if t is None:
+        return "topology %s/%s missing" % (ns, name)
+    c = test.condition(t, "Ready")
+    if not c or c.get("status") != "True" or \
+            c.get("observedGeneration") != t["metadata"].get("generation"):
+        return "topology %s/%s not Ready for its generation: %r" % (ns, name, c)
+    rendered = {(o["kind"], o["metadata"]["name"]): o for o in test.ho11yctl_render(text)}
+    live = {k: v for k, v in test.children(ns).items()
+            if (v["metadata"].get("labels") or {}).get("ho11y.dev/topology") == name}
+    if sorted(live) != sorted(rendered):
+        return "children of %s/%s: have %s, want %s" % (ns, name, sorted(live), sorted(rendered))
+    uid = t["metadata"]["uid"]
+    for k, o in rendered.items():
+        diff = subset(o, live[k])
+        if diff:
+            return "%s %s differs at %s" % (k[0], k[1], diff)
+        refs = live[k]["metadata"].get("ownerReferences") or []
+        if [r.get("uid") for r in refs] != [uid]:
+            return "%s %s owner references %r" % (k[0], k[1], refs)
+    return None
+
+
+def wait_converged(test, ns, name, text, timeout=60):
+    def check():
+        why = converged(test, ns, name, text)
+        if why:
+            raise AssertionError(why)
+        return True
+    return wait_until(check, timeout, 0.2, "%s/%s to converge" % (ns, name))
