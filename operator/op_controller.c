@@ -109,6 +109,17 @@ static void enqueue_owner(struct op_controller *ctl, const char *key, const stru
     free(tkey);
 }
 
+/* Whether the child record n is what the operator last verified for child key ck. */
+static int verified_matches(struct op_controller *ctl, const char *ck, const struct op_child *n)
+{
+    pthread_mutex_lock(&ctl->state_lock);
+    const struct op_verified *v = kube_map_get(&ctl->verified, ck);
+    int same = v && !v->deleted && strcmp(v->uid, n->uid) == 0 &&
+               memcmp(v->live, n->digest, OP_DIGEST_LEN) == 0;
+    pthread_mutex_unlock(&ctl->state_lock);
+    return same;
+}
+
 static void on_child(void *ud, const char *key, const void *old_rec, const void *new_rec)
 {
     struct op_child_source *src = ud;
@@ -120,6 +131,10 @@ static void on_child(void *ud, const char *key, const void *old_rec, const void 
         op_verified_forget(ctl, ck, o->uid);
     int status_only =
         o && n && memcmp(o->digest, n->digest, OP_DIGEST_LEN) == 0 && o->deleting == n->deleting;
+    /* Our own create or update coming back through the watch: nothing to apply, only the
+     * readiness it may carry, so it is coalesced like a status change. */
+    if (n && !status_only && !n->deleting && verified_matches(ctl, ck, n))
+        status_only = 1;
     int64_t delay = status_only ? STATUS_COALESCE_MS : 0;
     enqueue_owner(ctl, key, n, delay);
     if (o && (!n || !n->owner_name || !o->owner_name || strcmp(o->owner_name, n->owner_name)))

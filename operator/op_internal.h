@@ -42,7 +42,9 @@ struct op_topo_state {
     long long invalid_generation; /* generation whose InvalidSpec event was sent, -1 none */
     char *conflicts;              /* the NameConflict message last reported, NULL none */
     int status_written;
-    unsigned char status_digest[OP_DIGEST_LEN]; /* of the status last written */
+    unsigned char status_digest[OP_DIGEST_LEN];   /* of the status last written */
+    unsigned char status_skeleton[OP_DIGEST_LEN]; /* of its op_status_skeleton */
+    int64_t status_written_ms;                    /* when (kube_now_ms) */
     int external_conflict; /* a conflict with an object outside the cache: recheck later */
 };
 

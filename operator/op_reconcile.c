@@ -564,7 +564,7 @@ static void check_deployment(struct rc *rc, struct readiness *rd, const char *na
     int ok = found && !touched(rc, name) && strcmp(c.owner_uid, rc->topo->uid) == 0 &&
              deployment_ready(&c);
     if (replicas)
-        *replicas = found ? (c.has_spec_replicas ? c.spec_replicas : 1) : 0;
+        *replicas = found && c.has_spec_replicas ? c.spec_replicas : 1;
     if (ready_replicas)
         *ready_replicas = found ? c.ready_replicas : 0;
     if (ready)
@@ -590,6 +590,11 @@ static void readiness_compute(struct rc *rc, const struct topology *t, struct re
         rd->urls[i] = topo_service_url(&t->services[i]);
         s->url = rd->urls[i];
         check_deployment(rc, rd, s->name, &s->ready, &s->replicas, &s->ready_replicas);
+        /* Replicas the spec sets are enforced, so they are what the Deployment will have even
+         * before the cache shows it; unset ones are the live count (an autoscaler's), or the
+         * API's default of 1 until the Deployment is seen (check_deployment). */
+        if (t->services[i].replicas.set)
+            s->replicas = t->services[i].replicas.value;
         rd->nready += s->ready ? 1 : 0;
     }
     if (topo_collector_mode(t) == TOPO_COLLECTOR_MANAGED) {
@@ -614,30 +619,70 @@ static void readiness_cleanup(struct readiness *rd)
 }
 
 /*
+ * Status writes are coalesced. The design's budget while a Topology is created is two writes:
+ * one when it is reconciled and one when it is Ready. Between the two, the Deployments become
+ * available one by one, each a watch event; writing readyServices 1/3, 2/3 on every one of them
+ * would cost a write per service and a watch event per write for every client of Topologies.
+ * So a change that only reports progress (readyServices, readyReplicas, the Ready message; the
+ * conditions' status, reasons and everything else unchanged) is written at most once per
+ * PROGRESS_WRITE_INTERVAL_MS per Topology; the reconcile is requeued for the end of the
+ * interval so the latest progress is still written. Every transition (a condition's status or
+ * reason, observedGeneration, the services listed, the collector's hash) is written at once.
+ */
+#define PROGRESS_WRITE_INTERVAL_MS 2000
+/*
+ * Our own status write normally comes back through the watch within milliseconds. Until the
+ * cache shows it, a status built from the cache would carry stale lastTransitionTimes and could
+ * compare equal to an outdated status, so the write waits for the cache (in short steps), for
+ * at most STATUS_ECHO_WAIT_MS (after that the cache is taken as it is: someone else wrote).
+ */
+#define STATUS_ECHO_WAIT_MS  2000
+#define STATUS_ECHO_RETRY_MS 50
+
+/*
  * Writes the status when it differs from the current one (and from what this process wrote
- * last, which the cache may not show yet). *became_ready tells whether Ready turned True.
+ * last). *became_ready tells whether Ready turned True. When the write is postponed (see
+ * above), *defer_ms says when to look again (0 otherwise).
  */
 static enum ho11y_err write_status(struct rc *rc, const struct op_status_input *in,
-                                   int *became_ready)
+                                   int *became_ready, int64_t *defer_ms)
 {
     char now[32], err[1024];
     enum ho11y_err result = HO11Y_OK;
     cJSON *old = rc->topo->status ? cJSON_Parse(rc->topo->status) : NULL;
     kube_time_format(time(NULL), now, sizeof(now));
     cJSON *st = op_status_build(in, old, now);
-    unsigned char d[OP_DIGEST_LEN];
+    cJSON *skel = op_status_skeleton(st);
+    unsigned char d[OP_DIGEST_LEN], sk[OP_DIGEST_LEN], od[OP_DIGEST_LEN];
     op_digest_all(st, d);
+    op_digest_all(skel, sk);
+    op_digest_all(old, od);
+    cJSON_Delete(skel);
     int was_ready = 0, already = 0;
+    int64_t now_ms = kube_now_ms(), wait = 0;
     op_status_condition(old, "Ready", &was_ready, NULL);
-    pthread_mutex_lock(&rc->ctl->state_lock);
-    struct op_topo_state *s = state_get(rc->ctl, rc->topo, rc->key);
-    if (s->status_written && memcmp(s->status_digest, d, OP_DIGEST_LEN) == 0)
-        already = 1;
-    pthread_mutex_unlock(&rc->ctl->state_lock);
+    *defer_ms = 0;
     if (became_ready)
         *became_ready = 0;
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    struct op_topo_state *s = state_get(rc->ctl, rc->topo, rc->key);
+    int64_t since = now_ms - s->status_written_ms;
+    if (s->status_written && memcmp(s->status_digest, d, OP_DIGEST_LEN) == 0)
+        already = 1;
+    else if (s->status_written && memcmp(s->status_digest, od, OP_DIGEST_LEN) != 0 &&
+             since < STATUS_ECHO_WAIT_MS)
+        wait = STATUS_ECHO_RETRY_MS;
+    else if (s->status_written && memcmp(s->status_skeleton, sk, OP_DIGEST_LEN) == 0 &&
+             since < PROGRESS_WRITE_INTERVAL_MS)
+        wait = PROGRESS_WRITE_INTERVAL_MS - since;
+    pthread_mutex_unlock(&rc->ctl->state_lock);
     if (already || op_status_equal(st, old))
         goto out;
+    if (wait > 0) {
+        LOG_DEBUG("Status of topology %s postponed by %lld ms", rc->key, (long long)wait);
+        *defer_ms = wait;
+        goto out;
+    }
     char *body = op_status_patch(st, old);
     struct kube_req req = {.verb = "PATCH",
                            .res = &kube_res_topologies,
@@ -664,6 +709,8 @@ static enum ho11y_err write_status(struct rc *rc, const struct op_status_input *
     s = state_get(rc->ctl, rc->topo, rc->key);
     s->status_written = 1;
     memcpy(s->status_digest, d, OP_DIGEST_LEN);
+    memcpy(s->status_skeleton, sk, OP_DIGEST_LEN);
+    s->status_written_ms = kube_now_ms();
     pthread_mutex_unlock(&rc->ctl->state_lock);
     if (became_ready)
         *became_ready = in->ready.status && !was_ready;
@@ -706,15 +753,16 @@ static void summary(const struct rc *rc, struct hbuf *out)
         out->data[0] = (char)(out->data[0] - 'a' + 'A');
 }
 
-static enum op_result invalid(struct rc *rc, const char *msg)
+static enum op_result invalid(struct rc *rc, const char *msg, int64_t *after_ms)
 {
+    int64_t defer = 0;
     LOG_WARN("Topology %s is invalid: %s", rc->key, msg);
     struct op_status_input in = {
         .generation = rc->topo->generation,
         .reconciled = {0, OP_REASON_INVALID_SPEC, msg},
         .ready = {0, OP_REASON_INVALID_SPEC, "The spec is invalid: nothing was changed"},
     };
-    if (write_status(rc, &in, NULL))
+    if (write_status(rc, &in, NULL, &defer))
         return OP_RESULT_ERROR;
     pthread_mutex_lock(&rc->ctl->state_lock);
     struct op_topo_state *s = state_get(rc->ctl, rc->topo, rc->key);
@@ -725,6 +773,10 @@ static enum op_result invalid(struct rc *rc, const char *msg)
         pthread_mutex_lock(&rc->ctl->state_lock);
         state_get(rc->ctl, rc->topo, rc->key)->invalid_generation = rc->topo->generation;
         pthread_mutex_unlock(&rc->ctl->state_lock);
+    }
+    if (defer > 0) {
+        *after_ms = defer;
+        return OP_RESULT_REQUEUE_AFTER;
     }
     return OP_RESULT_SUCCESS;
 }
@@ -821,8 +873,9 @@ static enum op_result finish(struct rc *rc, const struct topology *t, const cJSO
         }
     }
     int became_ready = 0;
+    int64_t defer = 0;
     if (!transient && rc->error != HO11Y_CANCELLED)
-        write_status(rc, &in, &became_ready);
+        write_status(rc, &in, &became_ready, &defer);
     if (rc->nchanges) {
         struct hbuf s;
         hbuf_init(&s, 4096);
@@ -844,8 +897,10 @@ static enum op_result finish(struct rc *rc, const struct topology *t, const cJSO
         *after_ms = rc->retry_after > 0 ? rc->retry_after * 1000 : 0;
         return OP_RESULT_ERROR;
     }
-    if (rc->external_conflict) {
-        *after_ms = CONFLICT_RECHECK_MS;
+    if (rc->external_conflict || defer > 0) {
+        *after_ms = rc->external_conflict ? CONFLICT_RECHECK_MS : defer;
+        if (defer > 0 && defer < *after_ms)
+            *after_ms = defer;
         return OP_RESULT_REQUEUE_AFTER;
     }
     return OP_RESULT_SUCCESS;
@@ -873,13 +928,13 @@ enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, c
     obj = cJSON_Parse(rc.topo->json);
     if (topo_load(obj, NULL, 0, &t, &errs) != HO11Y_OK) {
         char *msg = field_errors_join(&errs);
-        result = invalid(&rc, msg);
+        result = invalid(&rc, msg, after_ms);
         free(msg);
         goto out;
     }
     struct topo_render_opts ropts = {ctl->generator_image, ctl->collector_image, ctl->pull_policy};
     if (topo_render(t, &ropts, &objects, err, sizeof(err)) != HO11Y_OK) {
-        result = invalid(&rc, err);
+        result = invalid(&rc, err, after_ms);
         goto out;
     }
     conflict_index_clear(ctl, key);

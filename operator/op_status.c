@@ -107,6 +107,27 @@ cJSON *op_status_build(const struct op_status_input *in, const cJSON *old, const
     return st;
 }
 
+cJSON *op_status_skeleton(const cJSON *status)
+{
+    if (!status)
+        return NULL;
+    cJSON *sk = cJSON_Duplicate(status, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(sk, "readyServices");
+    cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(sk, "services"))
+        cJSON_DeleteItemFromObjectCaseSensitive(s, "readyReplicas");
+    cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(sk, "collector"),
+                                            "readyReplicas");
+    cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(sk, "conditions"))
+    {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
+        if (cJSON_IsString(t) && strcmp(t->valuestring, "Ready") == 0)
+            cJSON_DeleteItemFromObjectCaseSensitive(c, "message");
+    }
+    return sk;
+}
+
 int op_status_equal(const cJSON *a, const cJSON *b)
 {
     if (!a || !b)

@@ -63,6 +63,14 @@ int op_status_equal(const cJSON *a, const cJSON *b);
  */
 char *op_status_patch(const cJSON *new_, const cJSON *old);
 
+/**
+ * A copy of status without the fields that only report progress while nothing else changes:
+ * readyServices, the readyReplicas of each service and of the collector, and the Ready
+ * condition's message. Two statuses with equal skeletons differ at most in progress. status is
+ * borrowed (NULL gives NULL); caller frees. Pure.
+ */
+cJSON *op_status_skeleton(const cJSON *status);
+
 /** The status and reason of condition type in status (borrowed), or 0 when absent. */
 int op_status_condition(const cJSON *status, const char *type, int *is_true, const char **reason);
 
