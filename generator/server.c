@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +20,20 @@
 
 #define METRICS_MAX (8u << 20)
 
+/*
+ * A connection waiting for a request (from its accept, or from the end of its previous
+ * response, until the request is answered or suspended). libmicrohttpd's timeout only measures
+ * inactivity, so a client trickling a byte at a time would hold its connection for ever; the
+ * watcher thread shuts down connections that have waited longer than the idle timeout.
+ */
+struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    _Atomic bool waiting;
+    _Atomic int64_t since; /* monotonic ns */
+    bool cut;
+};
+
 struct gen_server {
     struct MHD_Daemon *daemon;
     struct gen_handler *handler;
@@ -28,6 +43,14 @@ struct gen_server {
     bool quiesced;
     _Atomic unsigned suspended; /* GET / requests between suspend and completion */
     struct MHD_Response *empty, *not_found, *healthy, *not_allowed;
+    /* request deadline: the list of connections, guarded by watch_lock */
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_cond;
+    struct conn_watch *watched;
+    bool watch_stop, watch_started;
+    pthread_t watcher;
+    int64_t request_timeout_ns;
+    struct metric *m_cut;
 };
 
 /* Per-request state of a suspended GET /. */
@@ -148,6 +171,28 @@ static enum MHD_Result serve_metrics(struct gen_server *srv, struct MHD_Connecti
 /* con_cls of a request between the first and the second call of on_request. */
 static char first_call;
 
+static struct conn_watch *watch_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The request is read: the deadline stops until its response has been sent. */
+static void watch_pause(struct MHD_Connection *c)
+{
+    struct conn_watch *w = watch_of(c);
+    if (w)
+        atomic_store_explicit(&w->waiting, false, memory_order_relaxed);
+}
+
+/* Waiting for a request again (a new connection, or a response was sent). */
+static void watch_restart(struct conn_watch *w)
+{
+    atomic_store_explicit(&w->since, gen_mono_ns(), memory_order_relaxed);
+    atomic_store_explicit(&w->waiting, true, memory_order_release);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -168,6 +213,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0; /* a body on a GET is read and ignored */
         return MHD_YES;
     }
+    watch_pause(c);
     if (*con_cls && *con_cls != &first_call) {
         /* A resumed GET /: its response is ready. */
         struct pending *p = *con_cls;
@@ -193,8 +239,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct gen_server *srv = cls;
-    (void)c;
     (void)toe;
+    /* libmicrohttpd reports a completed request before the connection's CLOSED notification,
+     * so the watch is still there. */
+    struct conn_watch *w = watch_of(c);
+    if (w)
+        watch_restart(w);
     struct pending *p = *con_cls;
     if (!p || *con_cls == &first_call)
         return;
@@ -204,6 +254,71 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(p);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->suspended, 1);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct gen_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci)
+            return;
+        struct conn_watch *w = xcalloc(1, sizeof(*w));
+        w->fd = ci->connect_fd;
+        watch_restart(w);
+        pthread_mutex_lock(&srv->watch_lock);
+        w->next = srv->watched;
+        if (w->next)
+            w->next->prev = w;
+        srv->watched = w;
+        pthread_mutex_unlock(&srv->watch_lock);
+        *socket_context = w;
+        return;
+    }
+    /* CLOSED comes before libmicrohttpd closes the socket: once the watch is off the list under
+     * the lock, the watcher can no longer shut down a descriptor that was reused. */
+    struct conn_watch *w = *socket_context;
+    if (!w)
+        return;
+    pthread_mutex_lock(&srv->watch_lock);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        srv->watched = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&srv->watch_lock);
+    free(w);
+    *socket_context = NULL;
+}
+
+static void *watcher_main(void *arg)
+{
+    struct gen_server *srv = arg;
+    int64_t period = srv->request_timeout_ns / 4;
+    if (period > 250 * 1000000LL)
+        period = 250 * 1000000LL;
+    pthread_mutex_lock(&srv->watch_lock);
+    while (!srv->watch_stop) {
+        int64_t now = gen_mono_ns();
+        for (struct conn_watch *w = srv->watched; w; w = w->next) {
+            if (w->cut || !atomic_load_explicit(&w->waiting, memory_order_acquire) ||
+                now - atomic_load_explicit(&w->since, memory_order_relaxed) <=
+                    srv->request_timeout_ns)
+                continue;
+            /* libmicrohttpd sees the end of the stream and closes the connection itself. */
+            shutdown(w->fd, SHUT_RDWR);
+            w->cut = true;
+            metrics_inc(srv->m_cut);
+        }
+        int64_t wake = gen_mono_ns() + period;
+        struct timespec ts = {(time_t)(wake / 1000000000), (long)(wake % 1000000000)};
+        pthread_cond_timedwait(&srv->watch_cond, &srv->watch_lock, &ts);
+    }
+    pthread_mutex_unlock(&srv->watch_lock);
+    return NULL;
 }
 
 #pragma GCC diagnostic push
@@ -252,10 +367,10 @@ static struct MHD_Daemon *start_daemon(struct gen_server *srv, const struct gen_
         OPT(MHD_OPTION_SOCK_ADDR, 0, (void *)(uintptr_t)addr);
     OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
-    return MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, srv,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_ARRAY, opts,
-                            MHD_OPTION_END);
+    return MHD_start_daemon(
+        flags, (uint16_t)o->port, NULL, NULL, on_request, srv, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
 struct gen_server *gen_server_start(const struct gen_server_options *o, struct gen_handler *h,
@@ -266,8 +381,19 @@ struct gen_server *gen_server_start(const struct gen_server_options *o, struct g
                      MHD_USE_ERROR_LOG;
     struct sockaddr_in in4;
     struct sockaddr_in6 in6;
+    pthread_condattr_t ca;
     srv->handler = h;
     srv->reg = reg;
+    srv->request_timeout_ns = (int64_t)o->idle_timeout_s * 1000000000LL;
+    pthread_mutex_init(&srv->watch_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->watch_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    srv->m_cut = metrics_single(metrics_family_add(
+        reg, METRIC_COUNTER, "ho11y_http_slow_requests_closed_total",
+        "Connections closed because a request took longer than the idle timeout to arrive.", NULL,
+        0, NULL, 0));
     srv->open_metrics = o->open_metrics;
     srv->empty = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     srv->not_found = text_response("404 page not found\n", "text/plain; charset=utf-8");
@@ -301,6 +427,15 @@ struct gen_server *gen_server_start(const struct gen_server_options *o, struct g
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : o->port;
+    if (srv->request_timeout_ns > 0) {
+        if (pthread_create(&srv->watcher, NULL, watcher_main, srv) != 0) {
+            snprintf(err, errlen, "cannot start the connection watcher thread");
+            gen_server_stop(srv);
+            return NULL;
+        }
+        pthread_setname_np(srv->watcher, "http-watch");
+        srv->watch_started = true;
+    }
     return srv;
 }
 
@@ -335,6 +470,13 @@ void gen_server_stop(struct gen_server *srv)
 {
     if (!srv)
         return;
+    if (srv->watch_started) {
+        pthread_mutex_lock(&srv->watch_lock);
+        srv->watch_stop = true;
+        pthread_cond_signal(&srv->watch_cond);
+        pthread_mutex_unlock(&srv->watch_lock);
+        pthread_join(srv->watcher, NULL);
+    }
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
     if (srv->empty)
@@ -345,5 +487,7 @@ void gen_server_stop(struct gen_server *srv)
         MHD_destroy_response(srv->healthy);
     if (srv->not_allowed)
         MHD_destroy_response(srv->not_allowed);
+    pthread_cond_destroy(&srv->watch_cond);
+    pthread_mutex_destroy(&srv->watch_lock);
     free(srv);
 }

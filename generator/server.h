@@ -1,7 +1,10 @@
 /*
  * The HTTP server (libmicrohttpd): a pool of epoll threads, one per core by default, with
- * keep-alive, a connection limit, an idle timeout (which also ends slow, trickling clients) and
- * a per-connection memory limit that bounds request headers (larger ones get 431).
+ * keep-alive, a connection limit, an idle timeout, and a per-connection memory limit that bounds
+ * request headers (larger ones get 431). The idle timeout is also a deadline for a whole request
+ * to arrive, counted from the accept or the end of the previous response: a client trickling a
+ * header a byte at a time (slowloris) is cut then, although it is never idle
+ * (ho11y_http_slow_requests_closed_total counts those).
  *
  * Routes: GET / (handler.h; other methods 405), /metrics (any method; Prometheus text, or
  * OpenMetrics when asked for and allowed), /healthz, everything else 404 "404 page not found".
