@@ -56,5 +56,7 @@ int cli_option_value(int argc, char **argv, int *i, const char *name, const char
 int cli_validate(int argc, char **argv);
 /** `ho11yctl render FILE [--generator-image IMG] [--collector-image IMG] ...` */
 int cli_render(int argc, char **argv);
+/** `ho11yctl run FILE [--rate N] [--requests N] [--duration D] ...` (cli/run.c) */
+int cli_run(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * ho11yctl: validate, render (and more) for ho11y Topologies. The commands live in the
+ * ho11yctl: validate, render, run for ho11y Topologies. The commands live in the
  * ho11y_cli library (cli/cli.h); this file only dispatches.
  */
 #include <stdio.h>
@@ -15,6 +15,7 @@ static const struct {
 } commands[] = {
     {"validate", cli_validate, "check Topology files against every rule of the API"},
     {"render", cli_render, "print the objects the operator would create, for kubectl apply"},
+    {"run", cli_run, "run a Topology on this machine and print its traces as trees"},
 };
 
 static void usage(FILE *out)
