@@ -362,7 +362,7 @@ static struct MHD_Daemon *start_daemon(struct gen_server *srv, const struct gen_
     OPT(MHD_OPTION_CONNECTION_LIMIT, o->max_connections, NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s, NULL);
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, GEN_SERVER_MEMORY_LIMIT, NULL);
-    OPT(MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL);
+    /* No SO_REUSEPORT: a second ho11y on a port in use must fail, not share the port. */
     if (addr)
         OPT(MHD_OPTION_SOCK_ADDR, 0, (void *)(uintptr_t)addr);
     OPT(MHD_OPTION_END, 0, NULL);
