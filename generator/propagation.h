@@ -22,7 +22,8 @@
 #define GEN_TRACESTATE_ITEMS 32
 #define GEN_XRAY_HEADER_MAX  1024 /* longer X-Amzn-Trace-Id values are refused */
 #define GEN_XRAY_EXTRA_MAX   256  /* unknown pairs kept for forwarding */
-#define GEN_XRAY_HEADER_OUT  (64 + GEN_XRAY_EXTRA_MAX)
+/* "Root=1-8hex-24hex;Parent=16hex;Sampled=1;" is 75 bytes, then the extra pairs and the NUL. */
+#define GEN_XRAY_HEADER_OUT (80 + GEN_XRAY_EXTRA_MAX)
 
 enum gen_prop_source { GEN_PROP_NONE, GEN_PROP_W3C, GEN_PROP_XRAY };
 
