@@ -165,6 +165,8 @@ static void parse_string_map(const cJSON *svc, const char *key, const char *path
     *out = xcalloc(n ? n : 1, sizeof(**out));
     const cJSON *c = m->child;
     for (size_t i = 0; i < n; i++, c = c->next) {
+        if (cJSON_IsNull(c))
+            continue; /* the API server prunes null map values before validation */
         if (!cJSON_IsString(c)) {
             char ip[TOPO_PATH_MAX], repr[1024];
             topo__path_key(ip, p, c->string);
