@@ -21,8 +21,9 @@
 #include "op_internal.h"
 #include "op_status.h"
 
-/* A conflict with an object outside our cache is looked at again this often. */
-#define CONFLICT_RECHECK_MS 30000
+/* A conflict with an object outside our cache (it lacks the managed-by label, so no watch
+ * event says when it goes away) is looked at again this often: one GET per such object. */
+#define CONFLICT_RECHECK_MS 10000
 /* Transient API errors are reported in the status only after this many retries. */
 #define ERROR_STATUS_AFTER 3
 #define MAX_TOUCHED        (TOPO_MAX_SERVICES + 4)
