@@ -754,6 +754,36 @@ static void summary(const struct rc *rc, struct hbuf *out)
         out->data[0] = (char)(out->data[0] - 'a' + 'A');
 }
 
+/*
+ * Whether the status (compact JSON, may be NULL) already reports msg as InvalidSpec for
+ * generation: then the Warning event for this generation was sent, perhaps by an earlier run of
+ * the operator, and is not sent again.
+ */
+static int status_reports_invalid(const char *status, long long generation, const char *msg)
+{
+    cJSON *st = status ? cJSON_Parse(status) : NULL;
+    const cJSON *c;
+    int found = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(st, "conditions"))
+    {
+        const char *type = json_str(c, "type", NULL), *reason = json_str(c, "reason", NULL);
+        const char *message = json_str(c, "message", NULL);
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(c, "observedGeneration");
+        if (type && strcmp(type, "Reconciled") == 0 && reason &&
+            strcmp(reason, OP_REASON_INVALID_SPEC) == 0 && message && strcmp(message, msg) == 0 &&
+            cJSON_IsNumber(g) && (long long)g->valuedouble == generation)
+            found = 1;
+    }
+    cJSON_Delete(st);
+    return found;
+}
+
+/*
+ * An invalid spec: nothing is created, changed or deleted; the status says why (every error),
+ * and one Warning event per generation. The event goes first, so that a failure to record it
+ * is retried; once the status shows the error, a retry or a restarted operator knows it was
+ * reported.
+ */
 static enum op_result invalid(struct rc *rc, const char *msg, int64_t *after_ms)
 {
     int64_t defer = 0;
@@ -763,18 +793,25 @@ static enum op_result invalid(struct rc *rc, const char *msg, int64_t *after_ms)
         .reconciled = {0, OP_REASON_INVALID_SPEC, msg},
         .ready = {0, OP_REASON_INVALID_SPEC, "The spec is invalid: nothing was changed"},
     };
-    if (write_status(rc, &in, NULL, &defer))
-        return OP_RESULT_ERROR;
     pthread_mutex_lock(&rc->ctl->state_lock);
     struct op_topo_state *s = state_get(rc->ctl, rc->topo, rc->key);
     int report = s->invalid_generation != rc->topo->generation;
     pthread_mutex_unlock(&rc->ctl->state_lock);
+    if (report && !status_reports_invalid(rc->topo->status, rc->topo->generation, msg)) {
+        enum ho11y_err r = op_events_record(rc->ctl->events, rc->conn, rc->topo, "Warning",
+                                            OP_REASON_INVALID_SPEC, msg);
+        if (r) {
+            note_error(rc, r, "the InvalidSpec event was not recorded", 0);
+            return OP_RESULT_ERROR;
+        }
+    }
     if (report) {
-        event(rc, "Warning", OP_REASON_INVALID_SPEC, msg);
         pthread_mutex_lock(&rc->ctl->state_lock);
         state_get(rc->ctl, rc->topo, rc->key)->invalid_generation = rc->topo->generation;
         pthread_mutex_unlock(&rc->ctl->state_lock);
     }
+    if (write_status(rc, &in, NULL, &defer))
+        return OP_RESULT_ERROR;
     if (defer > 0) {
         *after_ms = defer;
         return OP_RESULT_REQUEUE_AFTER;

@@ -1,0 +1,111 @@
+"""An invalid Topology that the CRD schema lets through (a call cycle, a service named like the
+collector: rules CEL cannot express) gets Reconciled=False/InvalidSpec with every error in the
+message and one Warning event per generation, and nothing is created; other Topologies keep
+being reconciled; fixing the spec reconciles it. A reference to an unknown service is already
+refused by the CRD's rule."""
+
+import time
+import unittest
+
+from harness import (OperatorTest, converged, operator_user, topology_yaml, wait_converged, wait_until,
+                     writes)
+
+EXTERNAL = "collector: {mode: External, external: {host: otel.obs}}\n"
+CYCLE = [{"name": "a", "calls": [{"service": "b"}]},
+         {"name": "b", "calls": [{"service": "c"}]},
+         {"name": "c", "calls": [{"service": "a"}]},
+         {"name": "loop-collector"}]
+ERRORS = ['spec.services[3].name: Invalid value: "loop-collector": is reserved for the '
+          'collector of this Topology',
+          'spec.services[2].calls[0].service: Invalid value: "a": call cycle a -> b -> c -> a '
+          '(the requests would loop forever)']
+
+
+class InvalidTest(OperatorTest):
+    ready_delay = 0.1
+
+    def setUp(self):
+        self.op = self.start_operator()
+        self.addCleanup(self.op.kill)
+
+    def invalid_events(self, ns, name):
+        return [e for e in self.events(ns, name) if e["reason"] == "InvalidSpec"]
+
+    def test_invalid_spec_reported_nothing_created(self):
+        ns = self.ns("invalid")
+        good = topology_yaml("good", ns, [{"name": "solo"}], EXTERNAL)
+        self.kubectl.apply(good)
+        wait_converged(self, ns, "good", good)
+
+        bad = topology_yaml("loop", ns, CYCLE)
+        t0 = time.time()
+        self.kubectl.apply(bad, "--validate=false")
+        topo = self.wait_condition(ns, "loop", "Reconciled", "False", "InvalidSpec")
+        msg = self.condition(topo, "Reconciled")["message"]
+        for err in ERRORS:
+            self.assertIn(err, msg)
+        ready = self.condition(topo, "Ready")
+        self.assertEqual((ready["status"], ready["reason"]), ("False", "InvalidSpec"))
+        self.assertEqual(topo["status"]["observedGeneration"], topo["metadata"]["generation"])
+
+        # Another Topology applied after the invalid one is reconciled as usual.
+        later = topology_yaml("later", ns, [{"name": "other"}], EXTERNAL)
+        self.kubectl.apply(later)
+        wait_converged(self, ns, "later", later)
+        time.sleep(1.0)
+        loop_children = [k for k, o in self.children(ns).items()
+                         if o["metadata"]["labels"].get("ho11y.dev/topology") == "loop"]
+        self.assertEqual(loop_children, [])
+        loop_writes = [r for r in writes(self.standin.requests(since=t0), operator_user())
+                       if "/topologies/loop" in r["path"]]
+        self.assertEqual([(r["verb"], r["resource"]) for r in loop_writes],
+                         [("patch", "topologies/status")])
+        evs = self.invalid_events(ns, "loop")
+        self.assertEqual(len(evs), 1, evs)
+        self.assertEqual((evs[0]["type"], evs[0]["count"]), ("Warning", 1))
+        for err in ERRORS:
+            self.assertIn(err, evs[0]["message"])
+        self.assertEqual(self.op.metric("ho11y_operator_topologies",
+                                        {"condition": "InvalidSpec"}), 1)
+        # The good Topology was left alone all along.
+        self.assertIsNone(converged(self, ns, "good", good))
+
+        # A restarted operator does not report the same generation again.
+        self.op.kill()
+        t1 = time.time()
+        self.op = self.start_operator()
+        wait_until(lambda: self.op.metric("controller_runtime_reconcile_total") >= 3, 20, 0.1,
+                   "the restarted operator to reconcile every Topology")
+        time.sleep(1.0)
+        self.assertEqual(writes(self.standin.requests(since=t1), operator_user()), [])
+        self.assertEqual(len(self.invalid_events(ns, "loop")), 1)
+
+        # A new generation that is still invalid is reported once more.
+        bad2 = topology_yaml("loop", ns, CYCLE[:3] + [{"name": "d", "replicas": 2}])
+        self.kubectl.apply(bad2, "--validate=false")
+        topo = wait_until(lambda: (lambda t: t if self.condition(t, "Reconciled").get(
+            "observedGeneration") == t["metadata"]["generation"] else None)(
+                self.topology(ns, "loop")), 10, 0.1, "the second generation to be reported")
+        msg2 = self.condition(topo, "Reconciled")["message"]
+        self.assertIn(ERRORS[1], msg2)
+        self.assertNotIn("loop-collector", msg2)
+        wait_until(lambda: len(self.invalid_events(ns, "loop")) == 2, 10, 0.1,
+                   "a second InvalidSpec event")
+
+        # Fixed: everything is created.
+        fixed = topology_yaml("loop", ns, CYCLE[:2] + [{"name": "c"}], EXTERNAL)
+        self.kubectl.apply(fixed)
+        wait_converged(self, ns, "loop", fixed)
+        self.assertEqual(len(self.invalid_events(ns, "loop")), 2)
+
+    def test_unknown_reference_refused_by_the_schema(self):
+        ns = self.ns("invalid-ref")
+        bad = topology_yaml("dangling", ns, [{"name": "a", "calls": [{"service": "ghost"}]}])
+        r = self.kubectl.run("apply", "-f", "-", "--validate=false", input=bad, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("spec.services", r.stderr)
+        self.assertIsNone(self.topology(ns, "dangling"))
+
+
+if __name__ == "__main__":
+    unittest.main()
