@@ -236,10 +236,24 @@ int main(int argc, char **argv)
         LOG_ERROR("Controller not started");
         goto out;
     }
-    /* Reconcile only with complete caches: an empty cache would look like missing objects. */
-    while (!op_controller_wait_synced(app.ctl, 200))
-        if (wait_signal(1))
+    /* Reconcile only with complete caches: an empty cache would look like missing objects.
+     * Like controller-runtime's CacheSyncTimeout, give up when they never sync: a wrong CA or
+     * credentials the server refuses are configuration errors a restart makes visible. */
+    int64_t sync_end = kube_now_ms() + app.opts.cache_sync_timeout_ms;
+    while (!op_controller_wait_synced(app.ctl, 200)) {
+        if (wait_signal(1)) {
+            status = 0; /* asked to stop: a clean exit, synced or not */
             goto stop;
+        }
+        if (kube_now_ms() >= sync_end) {
+            char why[512];
+            op_controller_synced(app.ctl, why, sizeof(why));
+            LOG_ERROR("Caches not synced within %lld ms (%s); giving up, see the errors above",
+                      (long long)app.opts.cache_sync_timeout_ms, why);
+            status = 1;
+            goto stop;
+        }
+    }
     app.synced = 1;
     if (app.opts.leader_elect) {
         lease_ns = xstrdup(lease_namespace(&cfg));

@@ -45,6 +45,9 @@ static const struct opt opts[] = {
      "how often to try to acquire or renew the lease (default 2s)"},
     {"graceful-shutdown-timeout", OPT_DURATION, OFF(shutdown_timeout_ms),
      "how long SIGTERM waits for reconciles in flight (default 30s)"},
+    {"cache-sync-timeout", OPT_DURATION, OFF(cache_sync_timeout_ms),
+     "how long the first list of every watched kind may take before the operator gives up and "
+     "exits 1, e.g. when the API server's certificate is not trusted (default 2m)"},
     {"metrics-addr", OPT_STR, OFF(metrics_addr),
      "address of /metrics, host:port or :port; 0 disables (default :8080)"},
     {"health-addr", OPT_STR, OFF(health_addr),
@@ -140,6 +143,7 @@ enum ho11y_err op_options_parse(int argc, char **argv, struct op_options *o, cha
     o->renew_deadline_ms = 10000;
     o->retry_period_ms = 2000;
     o->shutdown_timeout_ms = 30000;
+    o->cache_sync_timeout_ms = 120000;
     o->metrics_addr = ":8080";
     o->health_addr = ":8081";
     o->log_level = LOG_LEVEL_INFO;

@@ -26,6 +26,7 @@ struct op_options {
     int64_t renew_deadline_ms;
     int64_t retry_period_ms;
     int64_t shutdown_timeout_ms;
+    int64_t cache_sync_timeout_ms; /* exit 1 when the caches do not sync at start within this */
     const char *metrics_addr;
     const char *health_addr;
     enum log_level log_level;

@@ -38,9 +38,10 @@ struct kube_auth {
 
     char *token;        /* current token from the file or plugin */
     int64_t read_at_ms; /* when the token file was last read */
-    long long expiry;   /* exec token expiry (Unix seconds), 0 = none */
-    int valid;          /* cleared by kube_auth_invalidate */
-    char *cert, *key;   /* exec client certificate */
+    int64_t file_ttl_ms;
+    long long expiry; /* exec token expiry (Unix seconds), 0 = none */
+    int valid;        /* cleared by kube_auth_invalidate */
+    char *cert, *key; /* exec client certificate */
     unsigned cert_gen;
 };
 
@@ -75,6 +76,7 @@ struct kube_auth *kube_auth_new(const struct kube_config *cfg)
     if (cfg->ca_data)
         a->ca_b64 = kube_base64_encode(cfg->ca_data, cfg->ca_len);
     a->insecure = cfg->insecure;
+    a->file_ttl_ms = KUBE_AUTH_TOKEN_FILE_TTL_MS;
     return a;
 }
 
@@ -98,6 +100,22 @@ void kube_auth_invalidate(struct kube_auth *a)
 {
     pthread_mutex_lock(&a->lock);
     a->valid = 0;
+    pthread_mutex_unlock(&a->lock);
+}
+
+void kube_auth_reject(struct kube_auth *a, const char *token)
+{
+    pthread_mutex_lock(&a->lock);
+    const char *cur = a->exec || a->token_file ? a->token : a->static_token;
+    if (!token || !cur || strcmp(cur, token) == 0)
+        a->valid = 0;
+    pthread_mutex_unlock(&a->lock);
+}
+
+void kube_auth_set_token_file_ttl(struct kube_auth *a, int64_t ms)
+{
+    pthread_mutex_lock(&a->lock);
+    a->file_ttl_ms = ms > 0 ? ms : KUBE_AUTH_TOKEN_FILE_TTL_MS;
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -363,7 +381,7 @@ static enum ho11y_err refresh(struct kube_auth *a, char *err, size_t errlen)
         return run_exec(a, err, errlen);
     }
     if (a->token_file) {
-        if (a->valid && kube_now_ms() - a->read_at_ms < KUBE_AUTH_TOKEN_FILE_TTL_MS)
+        if (a->valid && kube_now_ms() - a->read_at_ms < a->file_ttl_ms)
             return HO11Y_OK;
         return read_token_file(a, err, errlen);
     }

@@ -8,6 +8,7 @@
 #define HO11Y_KUBE_AUTH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 #include "kube_config.h"
@@ -34,6 +35,19 @@ enum ho11y_err kube_auth_token(struct kube_auth *a, char **token, char *err, siz
 
 /** After a 401: the next kube_auth_token re-reads the file or re-runs the plugin. */
 void kube_auth_invalidate(struct kube_auth *a);
+
+/**
+ * After a 401 answered to a request that carried token (borrowed): like kube_auth_invalidate,
+ * unless the current token differs from it already (another thread refreshed it meanwhile), so
+ * that a burst of 401s re-runs a plugin once, not once per request. Thread-safe.
+ */
+void kube_auth_reject(struct kube_auth *a, const char *token);
+
+/**
+ * Sets how often the token file is read again without a 401 (default
+ * KUBE_AUTH_TOKEN_FILE_TTL_MS; at most that is what in-cluster rotation needs). Thread-safe.
+ */
+void kube_auth_set_token_file_ttl(struct kube_auth *a, int64_t ms);
 
 /**
  * The client certificate and key an exec plugin returned, as fresh copies the caller frees

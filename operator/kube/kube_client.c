@@ -67,6 +67,7 @@ struct kube_conn {
     struct hbuf body;
     struct hbuf url;
     char errbuf[CURL_ERROR_SIZE];
+    char *token;       /* the bearer token of the last request (to reject it after a 401) */
     unsigned cert_gen; /* exec certificate generation loaded into h */
     char *exec_cert, *exec_key;
     /* per request */
@@ -331,6 +332,21 @@ struct kube_conn *kube_conn_new(struct kube_client *c, const atomic_int *cancel)
     return conn;
 }
 
+/* Secrets are wiped before their memory is given back. */
+static void wipe_free(char *s)
+{
+    if (s) {
+        memset(s, 0, strlen(s));
+        free(s);
+    }
+}
+
+static void forget_token(struct kube_conn *conn)
+{
+    wipe_free(conn->token);
+    conn->token = NULL;
+}
+
 void kube_conn_free(struct kube_conn *conn)
 {
     if (!conn)
@@ -340,6 +356,7 @@ void kube_conn_free(struct kube_conn *conn)
     hbuf_cleanup(&conn->url);
     free(conn->exec_cert);
     free(conn->exec_key);
+    forget_token(conn);
     free(conn);
 }
 
@@ -537,11 +554,9 @@ static enum ho11y_err perform(struct kube_conn *conn, const struct kube_req *req
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &conn->code);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
-    free(auth_header);
-    if (token) {
-        memset(token, 0, strlen(token));
-        free(token);
-    }
+    wipe_free(auth_header);
+    forget_token(conn);
+    conn->token = token;
 
     resp->code = conn->code;
     resp->body = hbuf_str(&conn->body);
@@ -606,7 +621,7 @@ enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
         if (result == HO11Y_UNAUTHORIZED && resp->code == 401 && !refreshed &&
             (conn->client->cfg.token_file || conn->client->cfg.exec)) {
             /* A rotated token file or an expired plugin token: refresh once and retry. */
-            kube_auth_invalidate(conn->client->auth);
+            kube_auth_reject(conn->client->auth, conn->token);
             refreshed = 1;
             continue;
         }

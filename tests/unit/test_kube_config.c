@@ -218,6 +218,71 @@ TEST(token_file_reread_after_invalidate)
     kube_config_cleanup(&cfg);
 }
 
+TEST(token_file_reread_when_due)
+{
+    const char *dir = mktmp();
+    write_file(dir, "token", "first", 0600);
+    struct kube_config cfg = {0};
+    cfg.server = xstrdup("https://h");
+    cfg.token_file = xasprintf("%s/token", dir);
+    struct kube_auth *a = kube_auth_new(&cfg);
+    kube_auth_set_token_file_ttl(a, 50);
+    char *tok = NULL, err[256];
+    CHECK_INT_EQ(kube_auth_token(a, &tok, err, sizeof(err)), HO11Y_OK);
+    CHECK_STR_EQ(tok, "first");
+    free(tok);
+    write_file(dir, "token", "second\n", 0600);
+    CHECK_INT_EQ(kube_auth_token(a, &tok, err, sizeof(err)), HO11Y_OK);
+    CHECK_STR_EQ(tok, "first");
+    free(tok);
+    usleep(120 * 1000);
+    CHECK_INT_EQ(kube_auth_token(a, &tok, err, sizeof(err)), HO11Y_OK);
+    CHECK_STR_EQ(tok, "second"); /* read again once due, without any 401 */
+    free(tok);
+    /* A rotation in progress (the file briefly missing) keeps the previous token. */
+    char *path = xasprintf("%s/token", dir);
+    CHECK_INT_EQ(unlink(path), 0);
+    usleep(120 * 1000);
+    CHECK_INT_EQ(kube_auth_token(a, &tok, err, sizeof(err)), HO11Y_OK);
+    CHECK_STR_EQ(tok, "second");
+    free(tok);
+    free(path);
+    kube_auth_free(a);
+    kube_config_cleanup(&cfg);
+}
+
+TEST(token_rejected_once_per_token)
+{
+    const char *dir = mktmp();
+    write_file(dir, "token", "first", 0600);
+    struct kube_config cfg = {0};
+    cfg.server = xstrdup("https://h");
+    cfg.token_file = xasprintf("%s/token", dir);
+    struct kube_auth *a = kube_auth_new(&cfg);
+    char *tok = NULL, err[256];
+    CHECK_INT_EQ(kube_auth_token(a, &tok, err, sizeof(err)), HO11Y_OK);
+    CHECK_STR_EQ(tok, "first");
+    free(tok);
+    write_file(dir, "token", "second", 0600);
+    /* A 401 for a token that is no longer the current one changes nothing ... */
+    kube_auth_reject(a, "older");
+    CHECK_INT_EQ(kube_auth_token(a, &tok, err, sizeof(err)), HO11Y_OK);
+    CHECK_STR_EQ(tok, "first");
+    free(tok);
+    /* ... a 401 for the current one reads the file again. */
+    kube_auth_reject(a, "first");
+    CHECK_INT_EQ(kube_auth_token(a, &tok, err, sizeof(err)), HO11Y_OK);
+    CHECK_STR_EQ(tok, "second");
+    free(tok);
+    write_file(dir, "token", "third", 0600);
+    kube_auth_reject(a, "first"); /* late 401s of other requests that carried "first" */
+    CHECK_INT_EQ(kube_auth_token(a, &tok, err, sizeof(err)), HO11Y_OK);
+    CHECK_STR_EQ(tok, "second");
+    free(tok);
+    kube_auth_free(a);
+    kube_config_cleanup(&cfg);
+}
+
 TEST(exec_plugin_runs_and_caches)
 {
     const char *dir = mktmp();
