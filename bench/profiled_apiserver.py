@@ -23,10 +23,18 @@ sys.path.insert(0, os.path.join(REPO, "tests", "apiserver"))
 _lock = threading.Lock()
 _done = []
 _live = set()
-_orig_run = threading.Thread.run
+_dumped = []
+_orig_start = threading.Thread.start
 
 
-def _profiled_run(self):
+def _profiled_start(self):
+    """Thread.start that runs the thread's run method (its own, for subclasses) profiled."""
+    run = self.run
+    self.run = lambda: _profiled_run(run)
+    _orig_start(self)
+
+
+def _profiled_run(run):
     # CPU time of the thread, not wall time: threads mostly wait (for the GIL, sockets,
     # locks) and wall time would charge that waiting to whatever call happened to block.
     prof = cProfile.Profile(time.thread_time)
@@ -34,7 +42,7 @@ def _profiled_run(self):
         _live.add(prof)
     prof.enable()
     try:
-        _orig_run(self)
+        run()
     finally:
         prof.disable()
         with _lock:
@@ -43,6 +51,9 @@ def _profiled_run(self):
 
 
 def _dump(out):
+    if _dumped:
+        return
+    _dumped.append(out)
     with _lock:
         profs = _done + list(_live)
     stats = None
@@ -56,7 +67,8 @@ def _dump(out):
                 stats = pstats.Stats(p)
             else:
                 stats.add(p)
-        except TypeError:  # a profile that recorded nothing
+        except Exception as e:  # nothing recorded, or a thread still running changed it
+            print("profile of a thread skipped: %r" % e, file=sys.stderr)
             continue
     if stats is None:
         return
@@ -69,7 +81,7 @@ def main():
     if len(sys.argv) < 3 or sys.argv[2] != "serve":
         raise SystemExit(__doc__)
     out = os.path.abspath(sys.argv[1])
-    threading.Thread.run = _profiled_run
+    threading.Thread.start = _profiled_start
     import apiserver
     real_exit = os._exit
 
@@ -79,7 +91,12 @@ def main():
         real_exit(code)
 
     os._exit = exit_after_dump
-    sys.exit(apiserver.main(sys.argv[2:]))
+    try:
+        code = apiserver.main(sys.argv[2:])
+    finally:
+        # Also when serve ends with an exception instead of os._exit.
+        _dump(out)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

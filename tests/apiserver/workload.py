@@ -61,10 +61,15 @@ class Workloads:
         self.ready_delay = ready_delay
         self.worker = Worker("workloads", self.process, app.admin)
         self.pod_seq = 0
+        # controller uid -> {(namespace, name)} of the ReplicaSets and Pods it controls, kept
+        # up to date from the store's events, so that finding what a Deployment or ReplicaSet
+        # owns does not scan every object of the kind.
+        self.controlled = {"apps/replicasets": {}, "pods": {}}
         with self.store.lock:
             self.store.listeners.append(self.on_event)
             for key in ("apps/deployments", "apps/replicasets", "pods"):
                 for obj in self.store.list(key):
+                    self._index(key, obj, None, "ADDED")
                     self._route(key, obj, None, "MODIFIED")
 
     def start(self):
@@ -73,7 +78,30 @@ class Workloads:
     # ---- event routing (under the store lock) --------------------------------------------
     def on_event(self, ev):
         if ev.key in ("apps/deployments", "apps/replicasets", "pods", "namespaces"):
+            self._index(ev.key, ev.obj, ev.old, ev.type)
             self._route(ev.key, ev.obj, ev.old, ev.type)
+
+    def _index(self, key, obj, old, type_):
+        idx = self.controlled.get(key)
+        if idx is None:
+            return
+        for o in (old, obj):
+            if o is None:
+                continue
+            owner = _controller_of(o)
+            uid = owner.get("uid") if owner else None
+            s = idx.get(uid)
+            if s is not None:
+                m = o["metadata"]
+                s.discard((m.get("namespace", ""), m["name"]))
+                if not s:
+                    del idx[uid]
+        if type_ != "DELETED":
+            owner = _controller_of(obj)
+            uid = owner.get("uid") if owner else None
+            if uid:
+                m = obj["metadata"]
+                idx.setdefault(uid, set()).add((m.get("namespace", ""), m["name"]))
 
     def _route(self, key, obj, old, type_):
         m = obj["metadata"]
@@ -166,8 +194,13 @@ class Workloads:
                           "data": {"ca.crt": self.app.ca_pem}}, "kube-controller-manager")
 
     def _owned(self, key, ns, uid):
-        return [o for o in self.store.list(key, ns)
-                if (_controller_of(o) or {}).get("uid") == uid]
+        """The objects of key in ns whose controller has uid, ordered by name."""
+        out = []
+        for ons, name in sorted(self.controlled[key].get(uid) or ()):
+            o = self.store.get(key, ons, name) if ons == ns else None
+            if o is not None and (_controller_of(o) or {}).get("uid") == uid:
+                out.append(o)
+        return out
 
     def _deployment(self, ns, name):
         d = self.store.get("apps/deployments", ns, name)
