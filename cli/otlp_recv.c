@@ -64,6 +64,9 @@ static int copy_hex_id(const cJSON *item, size_t len, char *out)
 static int get_int64(const cJSON *item, int64_t *out)
 {
     if (cJSON_IsNumber(item)) {
+        /* A double beyond the int64 range cannot be converted (undefined behaviour). */
+        if (!(item->valuedouble > -9.2e18 && item->valuedouble < 9.2e18))
+            return 0;
         *out = (int64_t)item->valuedouble;
         return 1;
     }

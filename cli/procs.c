@@ -107,13 +107,16 @@ static void keep_line(struct proc *p, const char *line)
 static long long json_int(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e18
+               ? (long long)v->valuedouble
+               : 0;
 }
 
 /* The log lines that matter to ho11yctl (generator/main.c and generator/load.c write them). */
 static void handle_line(struct proc *p, const char *line, size_t len)
 {
-    if (len == 0 || line[0] != '{')
+    /* Every line of interest has an event starting with "l"; skip the rest unparsed. */
+    if (len == 0 || line[0] != '{' || !strstr(line, "\"event\":\"l"))
         return;
     cJSON *o = cJSON_ParseWithLength(line, len);
     const cJSON *event = cJSON_GetObjectItemCaseSensitive(o, "event");
@@ -184,6 +187,8 @@ void proc_signal(struct proc *p, int sig)
         return;
     if (sig == SIGTERM || sig == SIGKILL)
         p->stopping = 1;
+    if (sig == SIGKILL)
+        p->killed = 1;
     kill(p->pid, sig);
 }
 

@@ -36,6 +36,7 @@ struct proc {
     int exited;        /* reaped */
     int status;        /* wait status once exited */
     int stopping;      /* ho11yctl asked it to stop (its exit is expected) */
+    int killed;        /* ho11yctl sent SIGKILL */
     int load_finished; /* the load driver logged that it sent every request */
     struct proc_load_summary load;
     struct hbuf line; /* the current partial line */

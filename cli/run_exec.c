@@ -238,6 +238,18 @@ void run__stop_all(struct run *r, struct pollfd *fds)
         r->answered_partial = 1;
     stop_procs(r, fds, 0, nservices);
     run__print_traces(r, 1);
+    /* A process that fails while stopping (a crash while flushing, say) is worth knowing of. */
+    for (size_t i = 0; i < r->nprocs; i++) {
+        const struct proc *p = &r->procs[i];
+        char how[128];
+        if ((long)i == r->failed || !p->exited || p->killed ||
+            (WIFEXITED(p->status) && WEXITSTATUS(p->status) == 0))
+            continue;
+        proc_describe_exit(p, how, sizeof(how));
+        fprintf(stderr, "ho11yctl run: %s (pid %d) %s while stopping; its last log lines:\n",
+                p->label, (int)p->pid, how);
+        proc_print_tail(p, stderr);
+    }
 }
 
 /* Start-up --------------------------------------------------------------------------------------
