@@ -94,8 +94,9 @@ static int parse_option(struct run *r, int argc, char **argv, int *i)
             return CLI_EXIT_USAGE;
         errno = 0;
         r->rate = strtod(v, &end);
-        if (errno || end == v || *end || !isfinite(r->rate) || r->rate < 0 || r->rate > 100000)
-            return bad_value("--rate", v, "requests per second from 0 to 100000");
+        if (errno || end == v || *end || !isfinite(r->rate) || r->rate > 100000 ||
+            (r->rate != 0 && r->rate < 0.001))
+            return bad_value("--rate", v, "0, or requests per second from 0.001 to 100000");
         r->rate_set = 1;
     } else if ((k = cli_option_value(argc, argv, i, "--requests", &v)) != 0) {
         if (k < 0)

@@ -388,7 +388,14 @@ int run__start_load(struct run *r, struct pollfd *fds)
         return 0;
     env_opts(r, &u, grpc, sizeof(grpc), &o);
     cJSON *env = topo_load_env(r->t, &o);
-    snprintf(rate, sizeof(rate), "%.17g", r->load_rate);
+    /* HO11Y_LOAD_RATE is a plain decimal (no exponent): six decimals, trailing zeros cut. */
+    snprintf(rate, sizeof(rate), "%.6f", r->load_rate);
+    for (size_t n = strlen(rate); n > 1 && (rate[n - 1] == '0' || rate[n - 1] == '.'); n--) {
+        char last = rate[n - 1];
+        rate[n - 1] = '\0';
+        if (last == '.')
+            break;
+    }
     cJSON *item;
     cJSON_ArrayForEach(item, env)
     {
