@@ -33,6 +33,7 @@ struct app {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int signals;
+    int exiting; /* main is done: the next signal only ends the signal thread */
     int synced;
 };
 
@@ -46,9 +47,12 @@ static void *signal_main(void *arg)
         if (sigwait(set, &sig) != 0)
             continue;
         pthread_mutex_lock(&app.lock);
-        int n = ++app.signals;
+        int exiting = app.exiting;
+        int n = exiting ? app.signals : ++app.signals;
         pthread_cond_broadcast(&app.cond);
         pthread_mutex_unlock(&app.lock);
+        if (exiting)
+            break;
         if (n == 1) {
             LOG_INFO("Received %s; shutting down (a second signal exits at once)",
                      sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -292,5 +296,13 @@ out:
     kube_global_cleanup();
     free(identity);
     free(lease_ns);
+    /* End the signal thread so that nothing outlives main (valgrind counts its stack). */
+    pthread_mutex_lock(&app.lock);
+    app.exiting = 1;
+    pthread_mutex_unlock(&app.lock);
+    pthread_kill(sig_thread, SIGTERM);
+    pthread_join(sig_thread, NULL);
+    pthread_mutex_destroy(&app.lock);
+    pthread_cond_destroy(&app.cond);
     return status;
 }
