@@ -333,6 +333,22 @@ spec:
     def test_sigterm_stops_everything(self):
         self.stop_by(signal.SIGTERM)
 
+    def test_second_sigint_kills_at_once(self):
+        # downstream0 takes 30 s per request, so a clean stop would wait for its shutdown budget.
+        slow = "      latency: {fixed: 30s}\n"
+        topo = recipe(self.recorder.url, self.dead).replace(
+            "    - name: downstream0\n", "    - name: downstream0\n" + slow)
+        run = Run(self, topo, "--rate", "5")
+        services, load = run.table()
+        time.sleep(1)
+        run.proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        run.proc.send_signal(signal.SIGINT)
+        self.assertEqual(run.wait(20), 0, run.stderr())
+        self.assertIn("second signal: killing every process now", run.stderr())
+        self.assertIn("Summary (stopped by a signal)", run.stdout())
+        self.assertGone([pid for _, pid in services.values()] + [load])
+
     def test_killed_ho11yctl_leaves_no_process(self):
         run = self.run_recipe("--rate", "5")
         services, load = run.table()
