@@ -17,21 +17,35 @@ def _key_of(item, keys):
                       separators=(",", ":"))
 
 
-def fieldset(obj, typer, include_status=True):
+def fieldset(obj, typer, include_status=True, skip=(), skip_meta=()):
+    """The field paths of obj; top-level fields in skip and metadata fields in skip_meta are
+    left out."""
     out = set()
     for k, v in obj.items():
-        if k in ("apiVersion", "kind"):
+        if k in ("apiVersion", "kind") or k in skip:
             continue
         if k == "status" and not include_status:
             continue
         if k == "metadata" and isinstance(v, dict):
             for mk, mv in v.items():
-                if mk in _SKIP_META:
+                if mk in _SKIP_META or mk in skip_meta:
                     continue
                 _walk(mv, (("f", "metadata"), ("f", mk)), ("metadata", mk), typer, out)
             continue
         _walk(v, (("f", k),), (k,), typer, out)
     return out
+
+
+def _shared(old, new):
+    """Top-level fields and metadata fields that new shares with old (the very same object, as
+    after a status write that copies the rest): their paths and values are the same in both, so
+    none of them can be changed or removed, and both field sets may leave them out."""
+    top = {k for k, v in new.items() if k != "metadata" and k in old and old[k] is v}
+    om, nm = old.get("metadata"), new.get("metadata")
+    meta = set()
+    if isinstance(om, dict) and isinstance(nm, dict):
+        meta = {k for k, v in nm.items() if k in om and om[k] is v}
+    return top, meta
 
 
 def _walk(v, path, names, typer, out):
@@ -226,16 +240,17 @@ def track_update(old, new, manager, api_version, typer, subresource=""):
     else:
         entries = parse_managed(old) if old is not None else []
     include_status = True
-    new_set = fieldset(new, typer, include_status)
     if old is not None:
-        old_set = fieldset(old, typer, include_status)
+        top, meta_shared = _shared(old, new)
+        new_set = fieldset(new, typer, include_status, top, meta_shared)
+        old_set = fieldset(old, typer, include_status, top, meta_shared)
         changed = set()
         for p in new_set:
             if p not in old_set or get_at(old, p) != get_at(new, p):
                 changed.add(p)
         removed = old_set - new_set
     else:
-        changed = new_set
+        changed = fieldset(new, typer, include_status)
         removed = set()
     if not changed and not removed and old is not None:
         meta["managedFields"] = (old.get("metadata") or {}).get("managedFields") or []

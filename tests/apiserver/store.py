@@ -223,12 +223,19 @@ class Flusher(threading.Thread):
         self.stop_event = threading.Event()
 
     def run(self):
-        while not self.stop_event.wait(self.interval):
+        wait = self.interval
+        while not self.stop_event.wait(wait):
+            wait = self.interval
             if self.store.dirty:
+                t0 = time.monotonic()
                 try:
                     self.store.save()
                 except OSError as e:
                     print("state file write failed: %s" % e, flush=True)
+                # A large state takes a while to encode, and encoding holds the interpreter:
+                # spend at most about a fifth of the time writing it, so that serving requests
+                # keeps the rest. A small state is still written every interval.
+                wait = max(self.interval, 4 * (time.monotonic() - t0))
 
     def stop(self):
         self.stop_event.set()
