@@ -43,6 +43,8 @@ struct rc {
     long retry_after;
     const char *touched[MAX_TOUCHED]; /* Deployments written in this pass: not ready yet */
     size_t ntouched;
+    int owner_checked; /* the Topology was read from the API in this pass */
+    int gone;          /* ... and found deleted: stop */
 };
 
 static const char *const plural_names[OP_KIND_COUNT] = {"ServiceAccounts", "ConfigMaps", "Services",
@@ -291,10 +293,60 @@ static enum ho11y_err request(struct rc *rc, struct kube_req *req, struct kube_r
 static void ensure_live(struct rc *rc, enum op_kind kind, const cJSON *d,
                         const unsigned char hd[OP_DIGEST_LEN], const char *ck, int may_create);
 
+/* Whether the cached status says this generation was reconciled before. */
+static int generation_seen(const struct op_topology *t)
+{
+    cJSON *st = t->status ? cJSON_Parse(t->status) : NULL;
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(st, "observedGeneration");
+    int seen = cJSON_IsNumber(g) && (long long)g->valuedouble == t->generation;
+    cJSON_Delete(st);
+    return seen;
+}
+
+/*
+ * Whether the Topology still exists, before a child of a generation reconciled earlier is
+ * created again. When a Topology is deleted, the garbage collector deletes its children; their
+ * watch events can reach us before the Topology's own, and the cache would then have us create
+ * the children again (for the collector to delete once more). A child missing at a generation
+ * we already reconciled is that case or drift, both rare, so one GET settles it; a first
+ * creation needs none.
+ */
+static int owner_alive(struct rc *rc)
+{
+    if (rc->owner_checked)
+        return !rc->gone;
+    if (!generation_seen(rc->topo))
+        return 1;
+    rc->owner_checked = 1;
+    struct kube_req req = {
+        .verb = "GET", .res = &kube_res_topologies, .ns = rc->topo->ns, .name = rc->topo->name};
+    struct kube_resp resp;
+    cJSON *live = NULL;
+    enum ho11y_err r = request(rc, &req, &resp, &live);
+    if (r == HO11Y_NOTFOUND) {
+        rc->gone = 1;
+    } else if (r == HO11Y_OK) {
+        const char *uid = json_str(live, "metadata", "uid");
+        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(live, "metadata"), "deletionTimestamp");
+        rc->gone = !uid || strcmp(uid, rc->topo->uid) != 0 || (dt && !cJSON_IsNull(dt));
+    } else {
+        rc->gone = 1; /* the error is noted: retried with backoff */
+    }
+    if (rc->gone && r != HO11Y_NOTFOUND && r != HO11Y_OK)
+        LOG_DEBUG("Topology %s could not be confirmed before a create", rc->key);
+    else if (rc->gone)
+        LOG_INFO("Topology %s is gone; its children are left to the garbage collector", rc->key);
+    cJSON_Delete(live);
+    return !rc->gone;
+}
+
 static void create_child(struct rc *rc, enum op_kind kind, const cJSON *d,
                          const unsigned char hd[OP_DIGEST_LEN], const char *ck, int may_retry)
 {
     const char *name = json_str(d, "metadata", "name");
+    if (!owner_alive(rc))
+        return;
     char *body = cJSON_PrintUnformatted(d);
     struct kube_req req = {.verb = "POST",
                            .res = op_kind_resource[kind],
@@ -979,11 +1031,13 @@ enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, c
     const cJSON *d;
     cJSON_ArrayForEach(d, objects)
     {
-        if (atomic_load(&ctl->cancel))
+        if (atomic_load(&ctl->cancel) || rc.gone)
             break;
         apply_object(&rc, d);
     }
-    if (!atomic_load(&ctl->cancel))
+    if (rc.gone && !rc.error)
+        goto out; /* deleted: its watch event cleans up */
+    if (!atomic_load(&ctl->cancel) && !rc.gone)
         delete_leftovers(&rc, objects);
     if (atomic_load(&ctl->cancel))
         note_error(&rc, HO11Y_CANCELLED, "cancelled", 0);
