@@ -6,9 +6,12 @@ dummy call) runs with --requests / --duration; the printed trees, the summary, t
 spans go to with --otlp-endpoint, stopping by signal (no process left, checked by PID), a child
 dying, and a bad file (nothing started) are checked."""
 
+import http.client
+import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -440,6 +443,91 @@ spec:
         self.assertEqual(run.wait(30), 0)
         s = parse_summary(run.stdout())
         self.assertEqual(s["by_code"], {200: 1})
+        self.assertGone([pid for _, pid in services.values()])
+
+    def test_receiver_refuses_bad_input_and_prints_odd_traces(self):
+        topo = """\
+apiVersion: ho11y.dev/v1alpha1
+kind: Topology
+metadata: {name: quiet}
+spec:
+  services: [{name: frontend}]
+"""
+        run = Run(self, topo, "--duration", "60s", "--trace-wait", "300ms")
+        services, _ = run.table()
+        url = re.search(r"built-in receiver at (http://\S+) ", run.stdout()).group(1)
+        port = int(re.search(r":(\d+)/", url).group(1))
+
+        def send(method, path, body=b"", headers=None):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                c.request(method, path, body=body, headers=headers or {
+                    "Content-Type": "application/json"})
+                r = c.getresponse()
+                return r.status, r.read()
+            finally:
+                c.close()
+
+        self.assertEqual(send("GET", "/v1/traces")[0], 405)
+        self.assertEqual(send("POST", "/v1/metrics", b"{}")[0], 404)
+        self.assertEqual(send("POST", "/v1/traces", b"{not json")[0], 400)
+        self.assertEqual(send("POST", "/v1/traces", b"[1,2]")[0], 400)
+        self.assertEqual(send("POST", "/v1/traces", b"{}",
+                              {"Content-Type": "application/x-protobuf"})[0], 415)
+        self.assertEqual(send("POST", "/v1/traces", b"{}", {
+            "Content-Type": "application/json", "Content-Encoding": "gzip"})[0], 415)
+        # Too big: refused by the declared length before the body is read...
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/json\r\nContent-Length: %d\r\n\r\n{" % (17 << 20))
+            self.assertTrue(sock.recv(4096).startswith(b"HTTP/1.1 413"))
+        # ... or, without a declared length, once the body passed the bound.
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        chunks = (b" " * (1 << 20) for _ in range(17))
+        c.request("POST", "/v1/traces", body=chunks, encode_chunked=True,
+                  headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        self.assertEqual(c.getresponse().status, 413)
+        c.close()
+
+        def span(tid, sid, parent="", kind=2, name="GET /", **kw):
+            s = {"traceId": tid, "spanId": sid, "name": name, "kind": kind,
+                 "startTimeUnixNano": kw.get("start", "1000000000"),
+                 "endTimeUnixNano": kw.get("end", 3000000000)}
+            if parent:
+                s["parentSpanId"] = parent
+            return s
+
+        orphan = "6b000000" + "a" * 24
+        cyclic = "6b000000" + "b" * 24
+        spans = [
+            span(orphan, "1" * 16, parent="f" * 16, kind=3, name="GET"),
+            span(cyclic, "2" * 16),                                # the root
+            span(cyclic, "3" * 16, parent="4" * 16, kind=1, name="a"),  # a parent cycle
+            span(cyclic, "4" * 16, parent="3" * 16, kind=1, name="b"),
+            span("zz" * 16, "5" * 16),                             # a bad id: refused
+            span(cyclic, "0" * 16),                                # all-zero id: refused
+        ]
+        body = json.dumps({"resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "x"}}]},
+            "scopeSpans": [{"spans": spans}]}]}).encode()
+        status, answer = send("POST", "/v1/traces", body)
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(answer)["partialSuccess"]["rejectedSpans"], "2")
+        run.wait_for(r"^trace 1-6b000000-b{24}: 3 spans")
+        run.proc.send_signal(signal.SIGINT)
+        self.assertEqual(run.wait(30), 0, run.stderr())
+        traces = {t["id"]: t for t in parse_traces(run.stdout())}
+        t = traces["1-6b000000-" + "b" * 24]
+        self.assertFalse(t["incomplete"])
+        self.assertEqual(sorted(s["name"] for s in t["spans"]), ["GET /", "a", "b"])
+        t = traces["1-6b000000-" + "a" * 24]
+        self.assertTrue(t["incomplete"])
+        self.assertEqual([(s["depth"], s["service"], s["kind"]) for s in t["spans"]],
+                         [(0, "x", "client")])
+        s = parse_summary(run.stdout())
+        self.assertEqual((s["traces"], s["incomplete"]), (2, 1))
+        self.assertRegex(run.stdout(), r"spans received +4 \(0 dropped at the receiver's "
+                                       r"bounds, 2 refused as invalid\)")
         self.assertGone([pid for _, pid in services.values()])
 
     def test_help(self):
