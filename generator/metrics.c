@@ -499,7 +499,8 @@ static void put_family(struct render *rd, struct metric_family *f)
     if (!f->fn) {
         pthread_mutex_lock(&f->lock);
         n = f->nchildren;
-        memcpy(children, f->children, n * sizeof(children[0]));
+        if (n) /* children is NULL until the first child of a labelled family */
+            memcpy(children, f->children, n * sizeof(children[0]));
         pthread_mutex_unlock(&f->lock);
         if (!n)
             return; /* a labelled family appears with its first child */
