@@ -240,7 +240,7 @@ class ChartTest(e2elib.ClusterTestCase):
         res = c["resources"]
         self.assertEqual(set(res), {"requests", "limits"})
         self.assertEqual(res["requests"], {"cpu": "10m", "memory": "32Mi"})
-        self.assertEqual(res["limits"], {"cpu": "500m", "memory": "128Mi"})
+        self.assertEqual(res["limits"], {"cpu": "500m", "memory": "64Mi"})
 
     def test_deployment_values(self):
         values = {
@@ -300,7 +300,7 @@ class ChartTest(e2elib.ClusterTestCase):
         self.assertIn({"name": "HTTPS_PROXY", "value": "p:3128"}, c["env"])
         # Helm merges maps: the requests change, the default limits stay.
         self.assertEqual(c["resources"], {"requests": {"cpu": "20m", "memory": "40Mi"},
-                                          "limits": {"cpu": "500m", "memory": "128Mi"}})
+                                          "limits": {"cpu": "500m", "memory": "64Mi"}})
 
     def test_leader_election_values(self):
         _, c = self.deployment({"leaderElection": {"enabled": False}})
@@ -497,7 +497,7 @@ class ChartTest(e2elib.ClusterTestCase):
         notes = r.stdout.split("NOTES:", 1)[1]
         for want in ("kubectl -n ho11y-system rollout status deployment/ho11y-operator",
                      "kubectl apply -f examples/xray-sample.yaml",
-                     "kubectl -n example-app get topology,pods -w",
+                     "kubectl -n example-app get pods -w",
                      "kubectl -n example-app port-forward svc/frontend 8765:80",
                      "curl -s localhost:8765/"):
             self.assertIn(want, notes)
