@@ -171,12 +171,34 @@ source_url=$(sed -E 's#^([a-z+]+://)[^/@]*@#\1#' <<<"$source_url") # never crede
 revision=$(git rev-parse HEAD 2>/dev/null || true)
 
 log "building $image:$version"
-"${bah[@]}" bud --isolation "$isolation" --layers --pull=never --quiet \
+build_log=$(mktemp "${TMPDIR:-/tmp}/ho11y-image-build.XXXXXX")
+if ! "${bah[@]}" bud --isolation "$isolation" --layers --pull=never \
     --build-arg VERSION="$version" --build-arg JOBS="$jobs" \
     --build-arg SOURCE="$source_url" --build-arg REVISION="$revision" \
-    --tag "$image:$version" --tag "$image:latest" -f Dockerfile . >/dev/null
-"${bah[@]}" rmi --prune >/dev/null 2>&1 || true
+    --tag "$image:$version" --tag "$image:latest" -f Dockerfile . >"$build_log" 2>&1; then
+    tail -n 40 "$build_log" >&2
+    rm -f "$build_log"
+    die "the image build failed"
+fi
+# Dangling images are earlier builds' layers. This build's own layers (each step's "--> ID",
+# cached or new) stay: they are the cache that makes the next build of an unchanged step quick.
+keep=$(sed -n 's/^--> \(Using cache \)\{0,1\}\([0-9a-f]\{12,\}\).*/\2/p' "$build_log" | cut -c1-12 |
+    sort -u)
+rm -f "$build_log"
+stale=()
+for id in $("${bah[@]}" images --filter dangling=true --noheading --format '{{.ID}}' 2>/dev/null |
+    cut -c1-12 | sort -u); do
+    grep -qx "$id" <<<"$keep" || stale+=("$id")
+done
+if [ "${#stale[@]}" -gt 0 ]; then
+    "${bah[@]}" rmi "${stale[@]}" >/dev/null 2>&1 || true
+fi
 
-size=$("${bah[@]}" images --json "$image:$version" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["size"])')
-log "built $image:$version and $image:latest: $size bytes ($((size / 1024 / 1024)) MiB)"
+# Bytes of the image as stored (uncompressed layers); podman prints it exactly.
+size=$(podman --storage-driver "${STORAGE_DRIVER:-vfs}" image inspect --format '{{.Size}}' \
+    "$image:$version" 2>/dev/null || true)
+if [[ "$size" =~ ^[0-9]+$ ]]; then
+    log "built $image:$version and $image:latest: $size bytes ($((size / 1024 / 1024)) MiB)"
+else
+    log "built $image:$version and $image:latest"
+fi
