@@ -89,6 +89,7 @@
 #define TOPO_ENV_PARALLEL      "HO11Y_PARALLEL"      /* "true" */
 #define TOPO_ENV_CUTOFF_TPS    "HO11Y_CUTOFF_TPS"    /* integer > 0 (upstream name) */
 #define TOPO_ENV_PORT          "HO11Y_PORT"          /* never set: the port is fixed */
+#define TOPO_ENV_BIND_ADDRESS  "HO11Y_BIND_ADDRESS"  /* never set: pods listen on every address */
 #define TOPO_ENV_LOAD_TARGET   "HO11Y_LOAD_TARGET"   /* "http://<target>[:port]/" */
 #define TOPO_ENV_LOAD_RATE     "HO11Y_LOAD_RATE"     /* integer requests per second */
 #define TOPO_DUMMY_PREFIX      "DUMMY:"

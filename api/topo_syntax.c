@@ -308,6 +308,7 @@ int topo__env_reserved(const char *s)
                                         TOPO_ENV_PARALLEL,
                                         TOPO_ENV_CUTOFF_TPS,
                                         TOPO_ENV_PORT,
+                                        TOPO_ENV_BIND_ADDRESS,
                                         TOPO_ENV_LOAD_TARGET,
                                         TOPO_ENV_LOAD_RATE,
                                         NULL};
