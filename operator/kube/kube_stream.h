@@ -2,7 +2,7 @@
  * Decoding what the API server streams: watch responses (newline-delimited JSON events) and
  * list responses, whose items are handed over one at a time so that a list of any length never
  * sits in memory as one parsed tree. All of this is pure code over untrusted bytes: bounded,
- * fuzzed (tests/fuzz/fuzz_watch.c), never trusting lengths or nesting.
+ * fuzzed (tests/fuzz/fuzz_watch_stream.c), never trusting lengths or nesting.
  */
 #ifndef HO11Y_KUBE_STREAM_H
 #define HO11Y_KUBE_STREAM_H
