@@ -48,6 +48,7 @@ class Store:
         self.state_path = state_path
         self.dirty = False
         self.extra = {}
+        self.save_lock = threading.Lock()
 
     # ---- reads -------------------------------------------------------------------------
     def get(self, key, ns, name):
@@ -183,14 +184,17 @@ class Store:
     def save(self):
         if not self.state_path:
             return
-        state = self.snapshot()
-        tmp = self.state_path + ".tmp"
-        # json.dumps, not json.dump: the same text, but dump streams through the pure-Python
-        # encoder, several times slower on a large state.
-        text = json.dumps(state, separators=(",", ":"))
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, self.state_path)
+        # One writer at a time: the background flusher, the admin flush and the final save on
+        # shutdown share the temporary file, and two of them interleaving failed on os.replace.
+        with self.save_lock:
+            state = self.snapshot()
+            tmp = self.state_path + ".tmp"
+            # json.dumps, not json.dump: the same text, but dump streams through the
+            # pure-Python encoder, several times slower on a large state.
+            text = json.dumps(state, separators=(",", ":"))
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, self.state_path)
 
     def load(self):
         """Load the state file if present; returns True when data was loaded."""
