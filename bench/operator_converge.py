@@ -1,0 +1,858 @@
+#!/usr/bin/env python3
+"""Operator benchmark: N Topologies of 3 services against the API server stand-in
+(tests/apiserver, --ready-delay 0), compared in the same run with `kubectl apply` of the same
+objects rendered by `ho11yctl render` against a fresh stand-in with the same settings.
+
+    python3 bench/operator_converge.py [--topologies N] [--namespaces K] [--workers W]
+        [--kubectl-files P] [--skip-kubectl] [--idle SECONDS] [--changes C]
+        [--bin-dir DIR] [--keep]
+
+Operator run (a fresh stand-in): the CRD, K namespaces and the operator's ServiceAccount are
+created; the operator runs as that ServiceAccount (so the request log tells its requests
+apart) with --workers W; then, timed, `kubectl apply -f` of one file holding the N Topologies,
+until every Topology is Ready and Reconciled for its generation (seen on a watch of
+Topologies), after which the children are counted with paged lists. Then, from the stand-in's
+request log: the operator's write requests per Topology by verb and resource against the
+minimum (one create per child, the status written once when reconciled and once when Ready);
+events per Topology; the operator's peak RSS (VmHWM), RSS after an idle window, CPU seconds
+(utime + stime) and its write requests during the idle window; finally C spec changes, one at a
+time (a JSON patch of a Topology's failure rate), each timed until a watch of Deployments shows
+the child's HO11Y_FAILURE_RATE env changed.
+
+kubectl run (a fresh stand-in, same settings): the same namespaces; `ho11yctl render` of the
+same Topologies (not timed); then, timed, `kubectl apply -f` of the rendered objects (one file,
+or P files, one per group of namespaces, applied by P kubectl processes in parallel) until
+kubectl has exited and every Deployment is available for its generation (seen on a watch of
+Deployments).
+
+Everything runs on 127.0.0.1; the stand-in, the operator, kubectl and this script share the
+machine's cores. Binaries: --bin-dir (default build/bin, or $HO11Y_OPERATOR / $HO11YCTL);
+kubectl from $KUBECTL or .tools/bin/kubectl (scripts/setup.sh --test).
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STANDIN = os.path.join(REPO, "tests", "apiserver", "apiserver.py")
+CRD = os.path.join(REPO, "crds", "ho11y.dev_topologies.yaml")
+OPERATOR_SA = ("ho11y-system", "ho11y-operator")
+OPERATOR_USER = "system:serviceaccount:%s:%s" % OPERATOR_SA
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+TOPO_API = "/apis/ho11y.dev/v1alpha1"
+CHILD_KINDS = (("deployments", "/apis/apps/v1"), ("services", "/api/v1"),
+               ("configmaps", "/api/v1"), ("serviceaccounts", "/api/v1"))
+MANAGED = "app.kubernetes.io/managed-by=ho11y-operator"
+
+
+def log(msg):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+
+
+# ---- processes ---------------------------------------------------------------------------------
+def proc_stat(pid):
+    """(cpu seconds = utime + stime, VmHWM KiB, VmRSS KiB) of a running process."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    mem = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmHWM", "VmRSS"):
+                mem[k] = int(v.split()[0])
+    return cpu, mem.get("VmHWM", 0), mem.get("VmRSS", 0)
+
+
+class StandIn:
+    """The API server stand-in as a process on a temporary state folder."""
+
+    def __init__(self, workdir, name):
+        self.state_dir = os.path.join(workdir, name)
+        os.makedirs(self.state_dir)
+        self.proc = None
+        self.output = []
+
+    def start(self):
+        self.proc = subprocess.Popen([sys.executable, STANDIN, "serve", "--state-dir",
+                                      self.state_dir, "--port", "0", "--ready-delay", "0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if line.startswith("listening on "):
+                self.url = line.split()[-1].strip()
+                self.port = int(self.url.rsplit(":", 1)[1])
+                threading.Thread(target=lambda: self.output.extend(self.proc.stdout),
+                                 daemon=True).start()
+                with open(os.path.join(self.state_dir, "admin.token")) as f:
+                    self.token = f.read().strip()
+                self.ca = os.path.join(self.state_dir, "ca.crt")
+                self.kubeconfig = os.path.join(self.state_dir, "kubeconfig")
+                return self
+        raise SystemExit("stand-in did not start: %s" % "".join(self.output))
+
+    def cpu(self):
+        return proc_stat(self.proc.pid)[0]
+
+    def client(self, token=None):
+        return Client(self, token)
+
+    def admin(self, *args):
+        r = subprocess.run([sys.executable, STANDIN, "admin", "--state-dir", self.state_dir] +
+                           list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=120)
+        if r.returncode != 0:
+            raise SystemExit("stand-in admin %s failed: %s" % (args, r.stderr))
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def sa_token(self, ns, name):
+        return subprocess.run([sys.executable, STANDIN, "token", "--state-dir", self.state_dir,
+                               "--service-account", "%s/%s" % (ns, name)],
+                              stdout=subprocess.PIPE, check=True, text=True).stdout.strip()
+
+    def requests(self):
+        """Every logged request as (epoch seconds, record)."""
+        self.admin("flush")
+        out = []
+        with open(os.path.join(self.state_dir, "requests.log")) as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue
+                out.append((rfc3339_epoch(r["time"]), r))
+        return out
+
+    def stop(self):
+        p = self.proc
+        if p is not None and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+        self.proc = None
+
+
+def rfc3339_epoch(s):
+    base, _, frac = s.rstrip("Z").partition(".")
+    t = time.mktime(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    return t + (float("0." + frac) if frac else 0.0)
+
+
+class Client:
+    """A keep-alive HTTPS client of the stand-in."""
+
+    def __init__(self, standin, token=None):
+        self.standin = standin
+        self.token = token or standin.token
+        self.ctx = ssl.create_default_context(cafile=standin.ca)
+        self.conn = None
+
+    def _connect(self, timeout=120):
+        return http.client.HTTPSConnection("127.0.0.1", self.standin.port, context=self.ctx,
+                                           timeout=timeout)
+
+    def request(self, method, path, body=None, ctype="application/json"):
+        hdrs = {"Accept": "application/json", "Authorization": "Bearer " + self.token,
+                "User-Agent": "bench/1.0"}
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            hdrs["Content-Type"] = ctype
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = self._connect()
+            try:
+                self.conn.request(method, path, body=data, headers=hdrs)
+                r = self.conn.getresponse()
+                raw = r.read()
+                break
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        try:
+            return r.status, json.loads(raw) if raw else None
+        except ValueError:
+            return r.status, raw
+
+    def list_all(self, path, query=""):
+        """Every item of a paged list (limit 500) and the list's resourceVersion."""
+        items, cont, rv = [], "", None
+        while True:
+            q = "limit=500" + ("&" + query if query else "")
+            if cont:
+                q += "&continue=" + cont
+            st, out = self.request("GET", path + "?" + q)
+            if st != 200:
+                raise SystemExit("list %s: %s %s" % (path, st, out))
+            items += out.get("items") or []
+            rv = rv or out["metadata"].get("resourceVersion")
+            cont = out["metadata"].get("continue")
+            if not cont:
+                return items, rv
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class Watch(threading.Thread):
+    """A watch of one collection from a resourceVersion; calls on_event(type, object) for each
+    event (from this thread) and resumes from the last resourceVersion when a stream ends."""
+
+    def __init__(self, standin, path, rv, on_event, query=""):
+        super().__init__(daemon=True)
+        self.standin = standin
+        self.path = path
+        self.rv = rv
+        self.on_event = on_event
+        self.query = query
+        self.stopped = False
+        self.conn = None
+        self.error = None
+
+    def run(self):
+        ctx = ssl.create_default_context(cafile=self.standin.ca)
+        while not self.stopped:
+            try:
+                self._stream(ctx)
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                if self.stopped:
+                    return
+                self.error = e
+                time.sleep(0.2)
+
+    def _stream(self, ctx):
+        self.conn = http.client.HTTPSConnection("127.0.0.1", self.standin.port, context=ctx,
+                                                timeout=3600)
+        q = "watch=1&allowWatchBookmarks=true&timeoutSeconds=3600&resourceVersion=" + self.rv
+        if self.query:
+            q += "&" + self.query
+        self.conn.request("GET", self.path + "?" + q,
+                          headers={"Authorization": "Bearer " + self.standin.token,
+                                   "User-Agent": "bench/1.0"})
+        r = self.conn.getresponse()
+        if r.status != 200:
+            raise ValueError("watch %s: %d" % (self.path, r.status))
+        buf = b""
+        while not self.stopped:
+            chunk = r.read1(1 << 16)
+            if not chunk:
+                return
+            buf += chunk
+            if b"\n" not in chunk:
+                continue
+            lines = buf.split(b"\n")
+            buf = lines.pop()
+            for line in lines:
+                if not line:
+                    continue
+                ev = json.loads(line)
+                t, obj = ev["type"], ev["object"]
+                if t == "ERROR":
+                    raise ValueError("watch %s: %s" % (self.path, obj.get("message")))
+                self.rv = obj["metadata"]["resourceVersion"]
+                if t != "BOOKMARK":
+                    self.on_event(t, obj)
+
+    def stop(self):
+        self.stopped = True
+        try:
+            self.conn.sock.shutdown(2)
+        except (AttributeError, OSError):
+            pass
+
+
+class Kubectl:
+    def __init__(self, path, kubeconfig, cache_dir):
+        self.path = path
+        self.env = dict(os.environ, KUBECONFIG=kubeconfig, KUBECACHEDIR=cache_dir)
+
+    def run(self, *args, input=None, timeout=3600):
+        r = subprocess.run([self.path] + list(args), input=input, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=self.env, timeout=timeout)
+        if r.returncode != 0:
+            raise SystemExit("kubectl %s failed (%d): %s" % (" ".join(args), r.returncode,
+                                                             r.stderr[-2000:]))
+        return r
+
+    def start(self, *args):
+        return subprocess.Popen([self.path] + list(args), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, env=self.env)
+
+
+# ---- the workload --------------------------------------------------------------------------
+def namespaces(k):
+    return ["bench-%02d" % i for i in range(k)]
+
+
+def topologies_yaml(n, k):
+    """N Topologies of 3 services (a frontend calling two others, failures on the frontend)
+    spread over K namespaces; service names carry the Topology's name so they never clash."""
+    docs = []
+    nss = namespaces(k)
+    for i in range(n):
+        t = "t%04d" % i
+        docs.append(
+            "apiVersion: ho11y.dev/v1alpha1\nkind: Topology\n"
+            "metadata: {name: %s, namespace: %s}\nspec:\n  services:\n"
+            "    - name: %s-a\n      failure: {rate: 10}\n"
+            "      calls: [{service: %s-b}, {service: %s-c}]\n"
+            "    - name: %s-b\n    - name: %s-c\n" % (t, nss[i % k], t, t, t, t, t))
+    return "---\n".join(docs)
+
+
+def topo_key(i, k):
+    return namespaces(k)[i % k], "t%04d" % i
+
+
+def condition(obj, ctype):
+    for c in ((obj.get("status") or {}).get("conditions") or ()):
+        if c.get("type") == ctype:
+            return c
+    return None
+
+
+def setup_cluster(standin, kubectl, k, operator_sa):
+    kubectl.run("apply", "-f", CRD)
+    kubectl.run("wait", "--for=condition=Established", "crd/topologies.ho11y.dev")
+    docs = ["apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n" % ns
+            for ns in namespaces(k)]
+    if operator_sa:
+        docs.append("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n" % OPERATOR_SA[0])
+        docs.append("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: %s, namespace: %s}\n"
+                    % (OPERATOR_SA[1], OPERATOR_SA[0]))
+    kubectl.run("apply", "-f", "-", input="---\n".join(docs))
+
+
+def operator_kubeconfig(standin, path):
+    token = standin.sa_token(*OPERATOR_SA)
+    with open(standin.ca, "rb") as f:
+        ca = base64.b64encode(f.read()).decode()
+    with open(path, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: op\n"
+                "clusters:\n- name: c\n  cluster:\n    server: %s\n"
+                "    certificate-authority-data: %s\n"
+                "contexts:\n- name: op\n  context: {cluster: c, user: op}\n"
+                "users:\n- name: op\n  user:\n    token: %s\n" % (standin.url, ca, token))
+    return path
+
+
+class Operator:
+    def __init__(self, binary, kubeconfig, workers, log_path):
+        self.log_path = log_path
+        args = [binary, "--kubeconfig", kubeconfig, "--health-addr", "127.0.0.1:0",
+                "--metrics-addr", "127.0.0.1:0", "--generator-image", "ho11y:bench",
+                "--log-level", "info"]
+        if workers:
+            args += ["--workers", str(workers)]
+        env = dict(os.environ)
+        env.pop("KUBECONFIG", None)
+        self.logf = open(log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf, env=env)
+        deadline = time.monotonic() + 60
+        self.health = None
+        while self.health is None:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("operator did not start:\n" + self.log()[-3000:])
+            m = re.findall(r"Health endpoints listening on port (\d+)", self.log())
+            self.health = int(m[-1]) if m else None
+            time.sleep(0.05)
+        while self.http("/readyz")[0] != 200:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("operator never ready:\n" + self.log()[-3000:])
+            time.sleep(0.05)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def http(self, path):
+        conn = http.client.HTTPConnection("127.0.0.1", self.health, timeout=10)
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            return r.status, r.read().decode()
+        except OSError:
+            return 0, ""
+        finally:
+            conn.close()
+
+    def stat(self):
+        return proc_stat(self.proc.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+# ---- the operator run ------------------------------------------------------------------------
+class TopologyTracker:
+    """Follows Topologies on a watch: which are Ready and Reconciled for their generation."""
+
+    def __init__(self, expected):
+        self.expected = expected
+        self.done = set()
+        self.cond = threading.Condition()
+        self.last_done = None
+
+    def on_event(self, t, obj):
+        m = obj["metadata"]
+        key = (m["namespace"], m["name"])
+        ok = False
+        if t != "DELETED":
+            gen = m.get("generation")
+            r, c = condition(obj, "Ready"), condition(obj, "Reconciled")
+            ok = (r is not None and c is not None and r.get("status") == "True" and
+                  c.get("status") == "True" and r.get("observedGeneration") == gen and
+                  c.get("observedGeneration") == gen)
+        with self.cond:
+            if ok and key not in self.done:
+                self.done.add(key)
+                if len(self.done) >= self.expected:
+                    self.last_done = time.time()
+                self.cond.notify_all()
+            elif not ok:
+                self.done.discard(key)
+
+    def wait(self, timeout):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.done) < self.expected:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(min(left, 1.0))
+            return self.last_done
+
+
+def writes_of(reqs, user, t_from, t_to):
+    return [r for t, r in reqs if t_from <= t < t_to and r.get("user") == user and
+            r.get("verb") in WRITE_VERBS]
+
+
+def requests_of(reqs, user, t_from, t_to):
+    return [r for t, r in reqs if t_from <= t < t_to and r.get("user") == user]
+
+
+def run_operator(args, work, kubectl_bin, topo_file):
+    n, k = args.topologies, args.namespaces
+    res = {}
+    standin = StandIn(work, "standin-operator").start()
+    try:
+        kubectl = Kubectl(kubectl_bin, standin.kubeconfig, os.path.join(work, "kcache-op"))
+        setup_cluster(standin, kubectl, k, True)
+        op = Operator(args.operator, operator_kubeconfig(standin, os.path.join(
+            work, "operator.kubeconfig")), args.workers, os.path.join(work, "operator.log"))
+        try:
+            res.update(_operator_phases(args, standin, kubectl, op, topo_file, n, k))
+        finally:
+            res["operator_exit"] = op.stop()
+            res["operator_errors"] = len(re.findall(r"\b(ERROR|error)\b", op.log()))
+    finally:
+        standin.stop()
+    return res
+
+
+def _operator_phases(args, standin, kubectl, op, topo_file, n, k):
+    res = {}
+    cl = standin.client()
+    _, rv = cl.list_all(TOPO_API + "/topologies", "limit=1")
+    tracker = TopologyTracker(n)
+    w = Watch(standin, TOPO_API + "/topologies", rv, tracker.on_event)
+    w.start()
+    cpu0, _, _ = op.stat()
+    scpu0 = standin.cpu()
+    log("operator run: kubectl apply of %d Topologies" % n)
+    t0 = time.time()
+    kubectl.run("apply", "-f", topo_file)
+    res["apply_topologies_s"] = time.time() - t0
+    t_conv = tracker.wait(args.timeout)
+    w.stop()
+    if t_conv is None:
+        raise SystemExit("operator run: only %d of %d Topologies Ready after %d s"
+                         % (len(tracker.done), n, args.timeout))
+    cpu1, hwm1, rss1 = op.stat()
+    res["converge_s"] = t_conv - t0
+    res["cpu_converge_s"] = cpu1 - cpu0
+    res["standin_cpu_converge_s"] = standin.cpu() - scpu0
+    res["hwm_converge_kib"] = hwm1
+    res["rss_converge_kib"] = rss1
+    log("operator run: converged in %.1f s; counting children" % res["converge_s"])
+    counts = {}
+    for plural, prefix in CHILD_KINDS:
+        items, _ = cl.list_all(prefix + "/" + plural, "labelSelector=" + MANAGED)
+        counts[plural] = len(items)
+    res["children"] = counts
+    ev_items, _ = cl.list_all("/api/v1/events")
+    res["events_listed"] = Counter(e.get("reason") for e in ev_items
+                                   if (e.get("involvedObject") or {}).get("kind") == "Topology")
+    # Idle: no write request at all is expected from the operator.
+    t_idle0 = time.time() + 1.0
+    log("operator run: idle window of %d s" % args.idle)
+    time.sleep(1.0 + args.idle)
+    t_idle1 = time.time()
+    cpu2, hwm2, rss2 = op.stat()
+    res["idle_s"] = t_idle1 - t_idle0
+    res["cpu_idle_s"] = cpu2 - cpu1
+    res["rss_idle_kib"] = rss2
+    reqs = standin.requests()
+    res["writes_converge"] = writes_of(reqs, OPERATOR_USER, t0, t_idle0)
+    res["requests_converge"] = requests_of(reqs, OPERATOR_USER, t0, t_idle0)
+    res["writes_idle"] = writes_of(reqs, OPERATOR_USER, t_idle0, t_idle1)
+    res["requests_idle"] = requests_of(reqs, OPERATOR_USER, t_idle0, t_idle1)
+    res["kubectl_requests_topologies"] = len([1 for t, r in reqs if t0 <= t < t_conv and
+                                              r.get("user") != OPERATOR_USER])
+    if args.changes:
+        res.update(_spec_changes(args, standin, cl, op, n, k))
+    _, hwm3, rss3 = op.stat()
+    res["hwm_end_kib"] = hwm3
+    cl.close()
+    return res
+
+
+def _env_value(deploy, name):
+    for c in (((deploy.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
+            "containers") or ():
+        for e in c.get("env") or ():
+            if e.get("name") == name:
+                return e.get("value")
+    return None
+
+
+def _spec_changes(args, standin, cl, op, n, k):
+    """Sequential spec changes: patch a Topology's failure rate, time until its frontend
+    Deployment carries the new HO11Y_FAILURE_RATE (seen on a watch of Deployments)."""
+    seen = {}
+    cond = threading.Condition()
+
+    def on_deploy(t, obj):
+        m = obj["metadata"]
+        if t == "DELETED":
+            return
+        with cond:
+            seen[(m["namespace"], m["name"])] = (time.time(), _env_value(obj,
+                                                                         "HO11Y_FAILURE_RATE"))
+            cond.notify_all()
+
+    _, rv = cl.list_all("/apis/apps/v1/deployments", "limit=1")
+    w = Watch(standin, "/apis/apps/v1/deployments", rv, on_deploy,
+              "labelSelector=" + MANAGED)
+    w.start()
+    log("operator run: %d spec changes, one at a time" % args.changes)
+    lat, missed = [], 0
+    cpu0 = op.stat()[0]
+    t_start = time.time()
+    step = max(1, n // max(1, args.changes))
+    for i in range(args.changes):
+        ns, name = topo_key((i * step + i // max(1, n)) % n, k)
+        rate = 11 + i % 89
+        key = (ns, name + "-a")
+        t_send = time.time()
+        st, out = cl.request("PATCH", "%s/namespaces/%s/topologies/%s" % (TOPO_API, ns, name),
+                             [{"op": "replace", "path": "/spec/services/0/failure/rate",
+                               "value": rate}], "application/json-patch+json")
+        if st != 200:
+            raise SystemExit("patch %s/%s: %s %s" % (ns, name, st, out))
+        deadline = time.monotonic() + 30
+        with cond:
+            while True:
+                got = seen.get(key)
+                if got is not None and got[1] == str(rate) and got[0] >= t_send:
+                    lat.append(got[0] - t_send)
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    missed += 1
+                    break
+                cond.wait(left)
+    t_end = time.time()
+    # Let the last change settle (status, events) before counting its requests.
+    time.sleep(2.0)
+    w.stop()
+    reqs = standin.requests()
+    writes = writes_of(reqs, OPERATOR_USER, t_start, time.time())
+    return {"change_latencies": lat, "change_missed": missed, "changes_s": t_end - t_start,
+            "change_writes": writes, "cpu_changes_s": op.stat()[0] - cpu0}
+
+
+# ---- the kubectl run ---------------------------------------------------------------------------
+class DeploymentTracker:
+    def __init__(self, expected):
+        self.expected = expected
+        self.available = set()
+        self.cond = threading.Condition()
+        self.last = None
+
+    def on_event(self, t, obj):
+        m = obj["metadata"]
+        key = (m["namespace"], m["name"])
+        st = obj.get("status") or {}
+        want = (obj.get("spec") or {}).get("replicas", 1)
+        ok = t != "DELETED" and st.get("observedGeneration") == m.get("generation") and \
+            st.get("availableReplicas", 0) >= want and st.get("updatedReplicas", 0) >= want
+        with self.cond:
+            if ok and key not in self.available:
+                self.available.add(key)
+                self.last = time.time()
+                self.cond.notify_all()
+            elif not ok:
+                self.available.discard(key)
+
+    def wait(self, timeout):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.available) < self.expected:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(min(left, 1.0))
+            return self.last
+
+
+def render(args, topo_file, work):
+    """ho11yctl render of the Topologies, split into P files by namespace groups."""
+    r = subprocess.run([args.ho11yctl, "render", topo_file, "-o", "json",
+                        "--generator-image", "ho11y:bench"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise SystemExit("ho11yctl render failed: %s" % r.stderr)
+    items = json.loads(r.stdout)["items"]
+    p = max(1, min(args.kubectl_files, args.namespaces))
+    groups = [[] for _ in range(p)]
+    nss = namespaces(args.namespaces)
+    for o in items:
+        groups[nss.index(o["metadata"]["namespace"]) % p].append(o)
+    files = []
+    for i, g in enumerate(groups):
+        # A multi-document YAML file (each document in JSON form, which is YAML too), as
+        # `ho11yctl render` writes it.
+        path = os.path.join(work, "rendered-%d.yaml" % i)
+        with open(path, "w") as f:
+            f.write("".join("---\n" + json.dumps(o) + "\n" for o in g))
+        files.append(path)
+    return items, files
+
+
+def run_kubectl(args, work, kubectl_bin, topo_file):
+    res = {}
+    items, files = render(args, topo_file, work)
+    deploys = sum(1 for o in items if o["kind"] == "Deployment")
+    res["rendered"] = Counter(o["kind"] for o in items)
+    res["kubectl_files"] = len(files)
+    standin = StandIn(work, "standin-kubectl").start()
+    try:
+        kubectl = Kubectl(kubectl_bin, standin.kubeconfig, os.path.join(work, "kcache-kc"))
+        setup_cluster(standin, kubectl, args.namespaces, False)
+        cl = standin.client()
+        _, rv = cl.list_all("/apis/apps/v1/deployments", "limit=1")
+        tracker = DeploymentTracker(deploys)
+        w = Watch(standin, "/apis/apps/v1/deployments", rv, tracker.on_event)
+        w.start()
+        scpu0 = standin.cpu()
+        log("kubectl run: kubectl apply of %d objects in %d file(s)" % (len(items), len(files)))
+        t0 = time.time()
+        procs = [kubectl.start("apply", "-f", f) for f in files]
+        for p in procs:
+            _, err = p.communicate(timeout=args.timeout)
+            if p.returncode != 0:
+                raise SystemExit("kubectl apply failed: %s" % err[-2000:])
+        res["apply_s"] = time.time() - t0
+        t_ready = tracker.wait(max(1, args.timeout - res["apply_s"]))
+        w.stop()
+        if t_ready is None:
+            raise SystemExit("kubectl run: only %d of %d Deployments available"
+                             % (len(tracker.available), deploys))
+        res["converge_s"] = max(t_ready, t0 + res["apply_s"]) - t0
+        res["standin_cpu_converge_s"] = standin.cpu() - scpu0
+        reqs = standin.requests()
+        res["kubectl_requests"] = Counter(r.get("verb") for t, r in reqs if t >= t0 and
+                                          r.get("user") == "kubernetes-admin" and
+                                          r.get("resource") != "")
+        cl.close()
+    finally:
+        standin.stop()
+    return res
+
+
+# ---- report ------------------------------------------------------------------------------------
+def pct(values, p):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(p / 100.0 * len(s) + 0.5)) - 1))]
+
+
+def report(args, op, kc):
+    n = args.topologies
+    if op is None:
+        print("kubectl run: %d objects in %d file(s): kubectl apply %.1f s, all Deployments "
+              "available after %.1f s; stand-in CPU %.1f s; requests %s"
+              % (sum(kc["rendered"].values()), kc["kubectl_files"], kc["apply_s"],
+                 kc["converge_s"], kc["standin_cpu_converge_s"],
+                 dict(kc["kubectl_requests"])))
+        return
+    children_per = 10  # 4 Deployments, 4 Services, 1 ConfigMap, 1 ServiceAccount
+    minimum = children_per + 2
+    w = op["writes_converge"]
+    ev_writes = [r for r in w if r.get("resource") == "events"]
+    non_ev = [r for r in w if r.get("resource") not in ("events", "leases")]
+    by = Counter((r.get("verb"), r.get("resource"), r.get("code")) for r in w)
+    print()
+    print("Operator benchmark: %d Topologies of 3 services in %d namespaces, stand-in "
+          "--ready-delay 0, operator --workers %s" % (n, args.namespaces,
+                                                     args.workers or "default (4)"))
+    print("load average at the end: %.2f %.2f %.2f (2 cores)" % os.getloadavg())
+    print()
+    rows = []
+    rows.append(("convergence: kubectl apply of the Topologies until all Ready (operator)",
+                  "%.1f s" % op["converge_s"], ""))
+    rows.append(("  of which kubectl apply of the %d Topologies" % n,
+                  "%.1f s" % op["apply_topologies_s"], ""))
+    if kc:
+        rows.append(("convergence: kubectl apply of the rendered objects until all "
+                     "Deployments available", "%.1f s" % kc["converge_s"],
+                     "%d objects, %d kubectl process(es)" % (sum(kc["rendered"].values()),
+                                                              kc["kubectl_files"])))
+        rows.append(("  of which kubectl apply itself", "%.1f s" % kc["apply_s"], ""))
+        rows.append(("speed-up of the operator over kubectl apply",
+                     "%.2fx" % (kc["converge_s"] / op["converge_s"]), "goal >= 3x"))
+    c = op["children"]
+    rows.append(("children after convergence", "%d" % sum(c.values()),
+                 ", ".join("%s %d" % kv for kv in sorted(c.items())) +
+                 " (expected %d)" % (children_per * n)))
+    rows.append(("operator write requests per Topology (events excluded)",
+                 "%.2f" % (len(non_ev) / n),
+                 "minimum %d: %+.1f %% (goal within 10 %%)" % (
+                     minimum, 100.0 * (len(non_ev) / n - minimum) / minimum)))
+    rows.append(("operator event writes per Topology while creating",
+                 "%.2f" % (len(ev_writes) / n), "goal <= 2"))
+    rows.append(("operator write requests per Topology, all", "%.2f" % (len(w) / n), ""))
+    rows.append(("operator requests per Topology, all verbs",
+                 "%.2f" % (len(op["requests_converge"]) / n), ""))
+    rows.append(("operator peak RSS (VmHWM) at convergence",
+                 "%.1f MiB" % (op["hwm_converge_kib"] / 1024.0), "goal <= 16 MiB"))
+    rows.append(("operator RSS after %.0f s idle" % op["idle_s"],
+                 "%.1f MiB" % (op["rss_idle_kib"] / 1024.0), ""))
+    rows.append(("operator peak RSS (VmHWM) at the end", "%.1f MiB" % (op["hwm_end_kib"] /
+                                                                     1024.0), ""))
+    rows.append(("operator CPU (utime+stime) until convergence",
+                 "%.2f s" % op["cpu_converge_s"],
+                 "%.2f ms per Topology" % (1000.0 * op["cpu_converge_s"] / n)))
+    rows.append(("stand-in CPU during the operator's convergence",
+                 "%.1f s" % op["standin_cpu_converge_s"], ""))
+    if kc:
+        rows.append(("stand-in CPU during kubectl's convergence",
+                     "%.1f s" % kc["standin_cpu_converge_s"], ""))
+    rows.append(("operator CPU during the idle window", "%.2f s" % op["cpu_idle_s"], ""))
+    rows.append(("operator write requests during the idle window", "%d" % len(op["writes_idle"]),
+                 "goal 0; all requests: %d" % len(op["requests_idle"])))
+    if "change_latencies" in op:
+        lat = op["change_latencies"]
+        rows.append(("spec change to child Deployment update, median",
+                     "%.1f ms" % (1000 * statistics.median(lat)) if lat else "n/a",
+                     "%d changes, %d missed (30 s)" % (len(lat) + op["change_missed"],
+                                                       op["change_missed"])))
+        rows.append(("spec change to child Deployment update, p99",
+                     "%.1f ms" % (1000 * pct(lat, 99)) if lat else "n/a",
+                     "max %.1f ms" % (1000 * max(lat)) if lat else ""))
+        cw = op["change_writes"]
+        rows.append(("operator writes per spec change", "%.2f" % (len(cw) / max(1, len(lat))),
+                     ", ".join("%s %s %d" % (v, r, x) for (v, r), x in sorted(Counter(
+                         (q.get("verb"), q.get("resource")) for q in cw).items()))))
+    wid = max(len(r[0]) for r in rows)
+    for name, val, note in rows:
+        print("%-*s  %12s  %s" % (wid, name, val, note))
+    print()
+    print("operator write requests until convergence, by verb, resource and code:")
+    for (verb, resource, code), x in sorted(by.items(), key=lambda kv: -kv[1]):
+        print("  %-8s %-22s %s %7d  (%.2f per Topology)" % (verb, resource, code, x, x / n))
+    reads = Counter(r.get("verb") for r in op["requests_converge"]
+                    if r.get("verb") not in WRITE_VERBS)
+    print("operator read requests until convergence: %s" % (
+        ", ".join("%s %d" % kv for kv in sorted(reads.items())) or "none"))
+    print("events on Topologies (listed at convergence): %s" % (
+        ", ".join("%s %d" % kv for kv in sorted(op["events_listed"].items())) or "none"))
+    if op["writes_idle"]:
+        print("idle writes: %s" % Counter((r.get("verb"), r.get("resource"))
+                                         for r in op["writes_idle"]))
+    if kc:
+        print("kubectl requests (admin) in the kubectl run: %s" % (
+            ", ".join("%s %d" % kv for kv in sorted(kc["kubectl_requests"].items()))))
+    print("operator exit status on SIGTERM: %s; error lines in its log: %d"
+          % (op["operator_exit"], op["operator_errors"]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--topologies", type=int, default=1000)
+    ap.add_argument("--namespaces", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=0,
+                    help="the operator's --workers (default: its own default)")
+    ap.add_argument("--kubectl-files", type=int, default=1,
+                    help="split the rendered objects into this many files applied by as many "
+                         "kubectl processes in parallel (default 1: one file)")
+    ap.add_argument("--skip-kubectl", action="store_true", help="only the operator run")
+    ap.add_argument("--skip-operator", action="store_true",
+                    help="only the kubectl run (while developing)")
+    ap.add_argument("--idle", type=float, default=30.0, help="idle window in seconds")
+    ap.add_argument("--changes", type=int, default=100, help="spec changes to time")
+    ap.add_argument("--timeout", type=float, default=1800.0)
+    ap.add_argument("--bin-dir", default=os.path.join(REPO, "build", "bin"))
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, state)")
+    args = ap.parse_args()
+    args.operator = os.environ.get("HO11Y_OPERATOR") or os.path.join(args.bin_dir,
+                                                                     "ho11y-operator")
+    args.ho11yctl = os.environ.get("HO11YCTL") or os.path.join(args.bin_dir, "ho11yctl")
+    kubectl_bin = os.environ.get("KUBECTL") or os.path.join(REPO, ".tools", "bin", "kubectl")
+    for p in (args.operator, args.ho11yctl, kubectl_bin):
+        if not os.access(p, os.X_OK):
+            raise SystemExit("%s not found; build first (or scripts/setup.sh --test for kubectl)"
+                             % p)
+    work = tempfile.mkdtemp(prefix="ho11y-bench-")
+    try:
+        topo_file = os.path.join(work, "topologies.yaml")
+        with open(topo_file, "w") as f:
+            f.write(topologies_yaml(args.topologies, args.namespaces))
+        log("load average %.2f %.2f %.2f; work folder %s" % (os.getloadavg() + (work,)))
+        op = None if args.skip_operator else run_operator(args, work, kubectl_bin, topo_file)
+        kc = None if args.skip_kubectl else run_kubectl(args, work, kubectl_bin, topo_file)
+        report(args, op, kc)
+    finally:
+        if args.keep:
+            log("kept %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
