@@ -316,6 +316,14 @@ static void print_table(const struct run *r)
         printf("  %-20s %g request%s/s to %s (http://127.0.0.1:%u/)  pid %d\n", "load driver",
                r->load_rate, r->load_rate == 1 ? "" : "s", r->load_target, port, (int)p->pid);
     }
+    if (r->load < 0) {
+        long ti = topo_service_index(t, r->load_target);
+        const struct run_service *entry = ti >= 0 ? &r->svcs[ti] : NULL;
+        if (entry && entry->nreplicas)
+            printf("No load driver: send requests yourself (curl http://127.0.0.1:%u/) or use "
+                   "--rate N.\n",
+                   r->procs[entry->first].port);
+    }
     if (r->recv)
         printf("Traces go to the built-in receiver at %s and are printed when finished.\n",
                r->traces_url);
