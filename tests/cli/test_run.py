@@ -291,7 +291,7 @@ spec:
     def test_otlp_endpoint_sends_to_that_receiver(self):
         rcv = OtlpReceiver()
         self.addCleanup(rcv.close)
-        n = 6
+        n = 10
         run = self.run_recipe("--requests", str(n), "--rate", "20",
                               "--otlp-endpoint", "http://127.0.0.1:%d" % rcv.port)
         self.assertEqual(run.wait(), 0, run.stderr())
@@ -310,6 +310,17 @@ spec:
         self.assertEqual(len(spans), 8 * ok + (n - ok))
         self.assertEqual({sp["service"] for sp in spans} - {"frontend"},
                          {"downstream0", "downstream1"} if ok else set())
+        # Parent links cross the processes: each SERVER span of a downstream is the child of a
+        # frontend CLIENT span of the same trace, whose parent is the frontend's root.
+        by_id = {sp["spanId"]: sp for sp in spans}
+        for sp in spans:
+            if sp["service"] != "frontend" and sp["kind"] == 2:
+                client = by_id[sp["parentSpanId"]]
+                self.assertEqual((client["service"], client["kind"], client["traceId"]),
+                                 ("frontend", 3, sp["traceId"]))
+                root = by_id[client["parentSpanId"]]
+                self.assertFalse(root.get("parentSpanId"))
+                self.assertEqual(root["attrs"]["http.response.status_code"], 200)
 
     def stop_by(self, sig):
         run = self.run_recipe("--rate", "10")
