@@ -81,6 +81,17 @@ static int get_int64(const cJSON *item, int64_t *out)
     return 1;
 }
 
+/* A bounded copy with control characters replaced: names and messages end up on a terminal,
+ * one line per span, and must neither break lines nor carry escape sequences. */
+static char *clean_copy(const char *s, size_t max)
+{
+    char *out = xstrndup(s, max);
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return out;
+}
+
 static const cJSON *attr_find(const cJSON *attrs, const char *key)
 {
     const cJSON *a;
@@ -96,7 +107,7 @@ static const cJSON *attr_find(const cJSON *attrs, const char *key)
 static char *attr_string(const cJSON *attrs, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(attr_find(attrs, key), "stringValue");
-    return cJSON_IsString(v) ? xstrndup(v->valuestring, 2048) : NULL;
+    return cJSON_IsString(v) ? clean_copy(v->valuestring, 2048) : NULL;
 }
 
 static long attr_int(const cJSON *attrs, const char *key)
@@ -127,9 +138,9 @@ static int read_span(const cJSON *js, const char *service, struct trace_span *sp
     get_int64(cJSON_GetObjectItemCaseSensitive(js, "endTimeUnixNano"), &sp->end_ns);
     sp->kind = cJSON_IsNumber(kind) ? kind->valueint : 0;
     sp->status = cJSON_IsNumber(code) ? code->valueint : 0;
-    sp->service = xstrndup(service, 256);
-    sp->name = xstrndup(cJSON_IsString(name) ? name->valuestring : "", 256);
-    sp->status_message = cJSON_IsString(msg) ? xstrndup(msg->valuestring, 512) : NULL;
+    sp->service = clean_copy(service, 256);
+    sp->name = clean_copy(cJSON_IsString(name) ? name->valuestring : "", 256);
+    sp->status_message = cJSON_IsString(msg) ? clean_copy(msg->valuestring, 512) : NULL;
     sp->url = attr_string(attrs, "url.full");
     if (!sp->url)
         sp->url = attr_string(attrs, "http.url");
