@@ -10,6 +10,10 @@
 #include "generator/trace.h"
 
 #define EASY_POOL_MAX 256
+/* Idle connections kept for reuse. libcurl's default is 4 per easy handle currently added, which
+ * shrinks whenever few transfers run and then closes the connections a burst just opened: a new
+ * connection (and a TIME_WAIT socket) per call under uneven load. */
+#define CONN_CACHE_MAX 512L
 
 struct task {
     struct task *next;
@@ -265,6 +269,7 @@ struct gen_loop *gen_loop_new(const char *name)
     l->multi = curl_multi_init();
     if (!l->multi)
         goto fail;
+    curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, CONN_CACHE_MAX);
     if (pthread_create(&l->thread, NULL, loop_main, l) != 0)
         goto fail;
     pthread_setname_np(l->thread, l->name);

@@ -203,7 +203,7 @@ class _RecorderHandler(BaseHTTPRequestHandler):
     def do_GET(self):
         rec = self.server.recorder
         with rec.lock:
-            rec.requests.append(dict(self.headers, _path=self.path))
+            rec.requests.append(dict(self.headers, _path=self.path, _port=self.client_address[1]))
             rec.active += 1
             rec.max_active = max(rec.max_active, rec.active)
         if rec.delay:

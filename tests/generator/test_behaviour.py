@@ -150,6 +150,23 @@ class Latency(Ho11yCase):
         self.assertGreater(durations[-1] - durations[0], 0.02, durations)
 
 
+class Connections(Ho11yCase):
+    def test_downstream_connections_are_reused_across_bursts(self):
+        rec = self.recorder(delay=0.05)
+        h = self.start({"DOWNSTREAM0": rec.url, "OTEL_TRACES_EXPORTER": "none",
+                        "HO11Y_THREADS": "1"})
+        for _ in range(6):
+            # A burst of 20 concurrent calls, then a quiet spell with one call at a time.
+            self.assertEqual({r[0] for r in h.get_many(20, workers=20)}, {200})
+            for _ in range(3):
+                self.assertEqual(h.get()[0], 200)
+        ports = {r["_port"] for r in rec.requests}
+        self.assertEqual(len(rec.requests), 6 * 23)
+        # One connection per concurrent call at most, kept between bursts.
+        self.assertLessEqual(len(ports), 24, "%d connections for %d calls" % (
+            len(ports), len(rec.requests)))
+
+
 class Parallel(Ho11yCase):
     def run_three(self, parallel):
         slow = self.recorder(delay=0.4)
