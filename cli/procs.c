@@ -115,8 +115,9 @@ static long long json_int(const cJSON *o, const char *key)
 /* The log lines that matter to ho11yctl (generator/main.c and generator/load.c write them). */
 static void handle_line(struct proc *p, const char *line, size_t len)
 {
-    /* Every line of interest has an event starting with "l"; skip the rest unparsed. */
-    if (len == 0 || line[0] != '{' || !strstr(line, "\"event\":\"l"))
+    /* Every line of interest has one of these events; skip the rest unparsed. */
+    if (len == 0 || line[0] != '{' ||
+        (!strstr(line, "\"event\":\"l") && !strstr(line, "\"event\":\"shutdown\"")))
         return;
     cJSON *o = cJSON_ParseWithLength(line, len);
     const cJSON *event = cJSON_GetObjectItemCaseSensitive(o, "event");
@@ -130,6 +131,12 @@ static void handle_line(struct proc *p, const char *line, size_t len)
         } else if (strcmp(e, "load") == 0 && cJSON_IsString(msg) &&
                    strcmp(msg->valuestring, "load finished") == 0) {
             p->load_finished = 1;
+        } else if (strcmp(e, "shutdown") == 0 && cJSON_IsString(msg) &&
+                   strcmp(msg->valuestring, "Stopped") == 0) {
+            p->spans.seen = 1;
+            p->spans.exported = json_int(o, "spans_exported");
+            p->spans.dropped = json_int(o, "spans_dropped");
+            p->spans.rejected = json_int(o, "spans_rejected");
         } else if (strcmp(e, "load_summary") == 0) {
             p->load.seen = 1;
             p->load.sent = json_int(o, "sent");

@@ -28,6 +28,12 @@ struct proc_load_summary {
     long long sent, completed, errors, skipped;
 };
 
+/* A generator's span counts from its final "Stopped" line. */
+struct proc_span_summary {
+    int seen;
+    long long exported, dropped, rejected;
+};
+
 struct proc {
     char *label;       /* "frontend", "frontend[1]", "load"; owned */
     pid_t pid;         /* 0 before spawning */
@@ -39,6 +45,7 @@ struct proc {
     int killed;        /* ho11yctl sent SIGKILL */
     int load_finished; /* the load driver logged that it sent every request */
     struct proc_load_summary load;
+    struct proc_span_summary spans;
     struct hbuf line; /* the current partial line */
     char *tail[PROC_TAIL_LINES];
     size_t ntail; /* lines written into tail so far (ring index = ntail % size) */

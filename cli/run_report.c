@@ -174,6 +174,27 @@ static void entry_names(const struct run *r, struct hbuf *out)
     }
 }
 
+/* What the services say they exported, from their final log lines. */
+static void spans_exported(const struct run *r, struct hbuf *b)
+{
+    long long exported = 0, dropped = 0, rejected = 0;
+    size_t missing = 0;
+    for (size_t i = 0; i < r->nprocs; i++) {
+        const struct proc *p = &r->procs[i];
+        if ((long)i == r->load)
+            continue;
+        missing += !p->spans.seen;
+        exported += p->spans.exported;
+        dropped += p->spans.dropped;
+        rejected += p->spans.rejected;
+    }
+    hbuf_addf(b, "  spans exported  %lld by the services (%lld dropped, %lld rejected)", exported,
+              dropped, rejected);
+    if (missing)
+        hbuf_addf(b, ", %zu process%s did not report", missing, missing == 1 ? "" : "es");
+    hbuf_addc(b, '\n');
+}
+
 void run__print_summary(struct run *r, const char *why)
 {
     struct hbuf b;
@@ -211,6 +232,7 @@ void run__print_summary(struct run *r, const char *why)
         else
             hbuf_adds(&b, "  load driver     no final counts (it did not stop cleanly)\n");
     }
+    spans_exported(r, &b);
     if (r->recv) {
         struct otlp_recv_stats st;
         otlp_recv_stats(r->recv, &st);

@@ -94,6 +94,11 @@ def parse_summary(text):
     m = re.search(r"^  load driver +(\d+) sent, (\d+) answered, (\d+) without", text, re.M)
     if m:
         out["sent"], out["answered"], out["no_answer"] = map(int, m.groups())
+    m = re.search(r"^  spans exported +(\d+) by the services \((\d+) dropped, (\d+) rejected\)"
+                  r"(.*)$", text, re.M)
+    if m:
+        out["exported"], out["dropped"], out["rejected"] = map(int, m.groups()[:3])
+        out["exported_note"] = m.group(4)
     m = re.search(r"^  spans received +(\d+)", text, re.M)
     if m:
         out["spans"] = int(m.group(1))
@@ -260,6 +265,8 @@ class RunTest(unittest.TestCase):
         self.assertEqual(s["failed"], n - ok)
         self.assertEqual((s["sent"], s["answered"], s["no_answer"]), (n, n, 0))
         self.assertEqual(s["spans"], sum(t["nspans"] for t in traces))
+        self.assertEqual((s["exported"], s["dropped"], s["rejected"], s["exported_note"]),
+                         (s["spans"], 0, 0, ""))
         self.assertEqual((s["traces"], s["incomplete"]), (n, 0))
         self.assertIn("Summary (sent %d requests)" % n, out)
         self.assertGone([pid for _, pid in services.values()] + [load])
@@ -280,6 +287,7 @@ spec:
         out = run.stdout()
         s = parse_summary(out)
         self.assertEqual(s["requests"], n, out)
+        self.assertEqual((s["exported"], s["dropped"], s["spans"]), (n, 0, n), out)
         self.assertEqual(sum(s["by_code"].values()), n)
         self.assertLessEqual(set(s["by_code"]), FAILURE_CODES | {200})
         # 49 % with n = 400: sd = 10 requests; allow 4.5 sd either way.
@@ -302,6 +310,7 @@ spec:
         s = parse_summary(out)
         self.assertEqual(s["requests"], n)
         ok = s["by_code"].get(200, 0)
+        self.assertEqual((s["exported"], s["dropped"]), (8 * ok + (n - ok), 0), out)
         spans = rcv.wait_spans(8 * ok + (n - ok), timeout=10 * TIME_SCALE)
         self.assertEqual(rcv.errors, [])
         self.assertEqual({r["path"] for r in rcv.requests}, {"/v1/traces"})
