@@ -4,7 +4,9 @@
 #   2. warnings-as-errors build + the whole ctest suite
 #   3. ASan+UBSan build + the suite again (the Python-only API server stand-in tests once is enough)
 #   4. each libFuzzer target briefly (FUZZ_SECONDS, default 30)
-# Environment: JOBS (default 2), FUZZ_SECONDS, SKIP_SANITIZERS=1, SKIP_FUZZ=1 for quick local runs.
+#   5. the container image: built with buildah and checked from the inside (tests/image)
+# Environment: JOBS (default 2), FUZZ_SECONDS, SKIP_SANITIZERS=1, SKIP_FUZZ=1, SKIP_IMAGE=1 for
+# quick local runs.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -43,5 +45,12 @@ fi
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
     step "fuzzing"
     scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi
+# ---- image ----
+# The real Dockerfile built with buildah (the debootstrapped base image is made once and kept),
+# then the three programs run inside the image. Needs root for buildah's vfs storage.
+if [ "${SKIP_IMAGE:-0}" != 1 ]; then
+    step "image"
+    JOBS="$jobs" tests/image/test_image.sh
 fi
 step "all tests passed"
