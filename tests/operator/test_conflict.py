@@ -23,7 +23,7 @@ class ConflictTest(OperatorTest):
 
     def setUp(self):
         self.op = self.start_operator()
-        self.addCleanup(self.op.kill)
+        self.addCleanup(lambda: self.stop_operator(self.op))
 
     def test_foreign_service_is_left_alone(self):
         ns = self.ns("conflict")

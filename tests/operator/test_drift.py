@@ -26,7 +26,7 @@ class DriftTest(OperatorTest):
 
     def setUp(self):
         self.op = self.start_operator()
-        self.addCleanup(self.op.kill)
+        self.addCleanup(lambda: self.stop_operator(self.op))
         self.kubectl.apply(self.text)
         wait_converged(self, "drift", "shop", self.text)
 
@@ -111,6 +111,20 @@ class DriftTest(OperatorTest):
         self.assertEqual(self.operator_writes(t0, "deployments", "web"), [],
                          "the operator fought the autoscaler")
         self.assertEqual(self.operator_writes(t0, "deployments/scale", "scale"), [])
+
+        # A spec change to web updates its Deployment, and still leaves the replicas alone.
+        changed = topology_yaml("shop", "drift", [
+            {"name": "web", "calls": [{"service": "cart"}], "failure": {"rate": 5}},
+            {"name": "cart", "replicas": 2}])
+        self.kubectl.apply(changed)
+        wait_converged(self, "drift", "shop", changed)
+        dep = self.get("/apis/apps/v1/namespaces/drift/deployments/web")
+        self.assertEqual(dep["spec"]["replicas"], 4)
+        env = {e["name"]: e.get("value")
+               for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+        self.assertEqual(env["HO11Y_FAILURE_RATE"], "5")
+        self.kubectl.apply(self.text)
+        wait_converged(self, "drift", "shop", self.text)
 
         # cart sets replicas: 2, so a change is drift and is undone.
         self.kubectl.run("scale", "deployment", "cart", "-n", "drift", "--replicas=5")

@@ -26,7 +26,7 @@ class InvalidTest(OperatorTest):
 
     def setUp(self):
         self.op = self.start_operator()
-        self.addCleanup(self.op.kill)
+        self.addCleanup(lambda: self.stop_operator(self.op))
 
     def invalid_events(self, ns, name):
         return [e for e in self.events(ns, name) if e["reason"] == "InvalidSpec"]

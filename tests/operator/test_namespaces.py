@@ -22,7 +22,7 @@ class NamespacesTest(OperatorTest):
 
     def test_delete_collects_children(self):
         op = self.start_operator()
-        self.addCleanup(op.kill)
+        self.addCleanup(self.stop_operator, op)
         ns = self.ns("gc")
         text = two_services("shop", ns)
         self.kubectl.apply(text)
@@ -51,7 +51,7 @@ class NamespacesTest(OperatorTest):
 
     def test_many_topologies_across_namespaces(self):
         op = self.start_operator("--workers", "2")
-        self.addCleanup(op.kill)
+        self.addCleanup(self.stop_operator, op)
         docs, names = [], []
         for i in range(4):
             ns = "fleet-%d" % i
@@ -109,7 +109,7 @@ class NamespacesTest(OperatorTest):
 
         # An operator for every namespace picks team-b up.
         op2 = self.start_operator()
-        self.addCleanup(op2.kill)
+        self.addCleanup(self.stop_operator, op2)
         wait_converged(self, b, "shop", tb)
         wait_converged(self, a, "shop", ta)
 

@@ -34,7 +34,7 @@ class SpecChangeTest(OperatorTest):
     def setUp(self):
         # One operator per test: two without leader election would both reconcile.
         self.op = self.start_operator()
-        self.addCleanup(self.op.kill)
+        self.addCleanup(lambda: self.stop_operator(self.op))
 
     def step(self, ns, text):
         """Applies text and waits until the Topology converged on it; returns the Topology."""
