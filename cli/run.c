@@ -363,7 +363,7 @@ static const char *run_loop(struct run *r, struct pollfd *fds, char *why, size_t
             now - r->last_load_poll >= LOAD_POLL_NS) {
             r->last_load_poll = now;
             if (run__load_in_flight(r) == 0) {
-                snprintf(why, whylen, "sent %lld requests", r->requests);
+                snprintf(why, whylen, "%lld requests were due", r->requests);
                 return why;
             }
         }

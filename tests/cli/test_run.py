@@ -91,9 +91,10 @@ def parse_summary(text):
     m = re.search(r"^  failed +(\d+)", text, re.M)
     if m:
         out["failed"] = int(m.group(1))
-    m = re.search(r"^  load driver +(\d+) sent, (\d+) answered, (\d+) without", text, re.M)
+    m = re.search(r"^  load driver +(\d+) sent, (\d+) answered, (\d+) without an answer, "
+                  r"(\d+) skipped", text, re.M)
     if m:
-        out["sent"], out["answered"], out["no_answer"] = map(int, m.groups())
+        out["sent"], out["answered"], out["no_answer"], out["skipped"] = map(int, m.groups())
     m = re.search(r"^  spans exported +(\d+) by the services \((\d+) dropped, (\d+) rejected\)"
                   r"(.*)$", text, re.M)
     if m:
@@ -230,6 +231,10 @@ class RunTest(unittest.TestCase):
         self.assertIsNotNone(load)
         self.assertEqual(run.wait(), 0, run.stderr())
         out = run.stdout()
+        s = parse_summary(out)
+        # The load driver skips a due request when 64 are in flight (a very busy machine).
+        self.assertEqual(s["sent"] + s["skipped"], n, out)
+        n = s["sent"]
         traces = parse_traces(out)
         self.assertEqual(len(traces), n, out)
         self.assertEqual(len({t["id"] for t in traces}), n)
@@ -259,7 +264,6 @@ class RunTest(unittest.TestCase):
             self.assertIn("Root=" + otlp_to_xray(tp.split("-")[1]),
                           h.get("X-Amzn-Trace-Id") or h.get("x-amzn-trace-id"))
         # The summary agrees with what was sent and printed.
-        s = parse_summary(out)
         self.assertEqual(s["requests"], n, out)
         self.assertEqual(s["by_code"], roots)
         self.assertEqual(s["failed"], n - ok)
@@ -268,7 +272,7 @@ class RunTest(unittest.TestCase):
         self.assertEqual((s["exported"], s["dropped"], s["rejected"], s["exported_note"]),
                          (s["spans"], 0, 0, ""))
         self.assertEqual((s["traces"], s["incomplete"]), (n, 0))
-        self.assertIn("Summary (sent %d requests)" % n, out)
+        self.assertIn("Summary (%d requests were due)" % (s["sent"] + s["skipped"]), out)
         self.assertGone([pid for _, pid in services.values()] + [load])
 
     def test_failure_rate_within_bounds(self):
@@ -282,16 +286,20 @@ spec:
     - name: frontend
       failure: {rate: 49}
 """
-        run = Run(self, topo, "--requests", str(n), "--rate", "200")
+        run = Run(self, topo, "--requests", str(n), "--rate", "100")
         self.assertEqual(run.wait(), 0, run.stderr())
         out = run.stdout()
         s = parse_summary(out)
+        self.assertEqual(s["sent"] + s["skipped"], n, out)
+        n = s["sent"]
+        self.assertGreater(n, 300, "the load driver skipped most requests")
         self.assertEqual(s["requests"], n, out)
         self.assertEqual((s["exported"], s["dropped"], s["spans"]), (n, 0, n), out)
         self.assertEqual(sum(s["by_code"].values()), n)
         self.assertLessEqual(set(s["by_code"]), FAILURE_CODES | {200})
-        # 49 % with n = 400: sd = 10 requests; allow 4.5 sd either way.
-        self.assertTrue(151 <= s["failed"] <= 241, s)
+        # 49 % of n (about 400): sd = 10 requests; allow 4.5 sd either way.
+        sd = (n * 0.49 * 0.51) ** 0.5
+        self.assertTrue(0.49 * n - 4.5 * sd <= s["failed"] <= 0.49 * n + 4.5 * sd, s)
         traces = parse_traces(out)
         self.assertEqual(len(traces), n)
         self.assertEqual(sum(1 for t in traces if t["spans"][0]["code"] != 200), s["failed"])
@@ -308,6 +316,8 @@ spec:
         self.assertEqual(parse_traces(out), [], "no trees with --otlp-endpoint")
         self.assertNotIn("spans received", out)
         s = parse_summary(out)
+        self.assertEqual(s["sent"] + s["skipped"], n, out)
+        n = s["sent"]
         self.assertEqual(s["requests"], n)
         ok = s["by_code"].get(200, 0)
         self.assertEqual((s["exported"], s["dropped"]), (8 * ok + (n - ok), 0), out)
