@@ -120,13 +120,19 @@ static void process_metrics(struct hbuf *out)
 static void metrics(void *ud, struct hbuf *out)
 {
     op_controller_write_metrics(app.ctl, out);
-    int leading = app.leader ? op_leader_is_leader(app.leader) : app.synced;
+    /* main publishes these under the lock while this runs on the HTTP thread; the elector
+     * itself lives until the HTTP servers have stopped. */
+    pthread_mutex_lock(&app.lock);
+    struct op_leader *leader = app.leader;
+    int synced = app.synced;
+    pthread_mutex_unlock(&app.lock);
+    int leading = leader ? op_leader_is_leader(leader) : synced;
     hbuf_addf(out,
               "# HELP leader_election_master_status Gauge of if the reporting system is master "
               "of the relevant lease, 0 indicates backup, 1 indicates master.\n"
               "# TYPE leader_election_master_status gauge\n"
               "leader_election_master_status{name=\"%s\"} %d\n",
-              app.leader ? op_leader_name(app.leader) : app.opts.leader_elect_id, leading);
+              leader ? op_leader_name(leader) : app.opts.leader_elect_id, leading);
     process_metrics(out);
 }
 
@@ -258,7 +264,9 @@ int main(int argc, char **argv)
             goto stop;
         }
     }
+    pthread_mutex_lock(&app.lock);
     app.synced = 1;
+    pthread_mutex_unlock(&app.lock);
     if (app.opts.leader_elect) {
         lease_ns = xstrdup(lease_namespace(&cfg));
         struct op_leader_opts lo = {.ns = lease_ns,
@@ -268,11 +276,15 @@ int main(int argc, char **argv)
                                     .renew_deadline_ms = app.opts.renew_deadline_ms,
                                     .retry_period_ms = app.opts.retry_period_ms,
                                     .on_change = on_leading};
-        if (op_leader_new(app.client, &lo, &app.leader, err, sizeof(err))) {
+        struct op_leader *leader = NULL;
+        if (op_leader_new(app.client, &lo, &leader, err, sizeof(err))) {
             LOG_ERROR("Leader election not configured: %s", err);
             goto stop;
         }
-        op_leader_start(app.leader);
+        pthread_mutex_lock(&app.lock);
+        app.leader = leader;
+        pthread_mutex_unlock(&app.lock);
+        op_leader_start(leader);
     } else {
         op_controller_set_leading(app.ctl, 1);
     }

@@ -3,10 +3,11 @@
 #   1. formatting check (clang-format, .clang-format)
 #   2. warnings-as-errors build + the whole ctest suite
 #   3. ASan+UBSan build + the suite again (the Python-only API server stand-in tests once is enough)
+#   3b. TSan build + the Kubernetes client unit tests and the threaded operator process tests
 #   4. each libFuzzer target briefly (FUZZ_SECONDS, default 30)
 #   5. the container image: built with buildah and checked from the inside (tests/image)
-# Environment: JOBS (default 2), FUZZ_SECONDS, SKIP_SANITIZERS=1, SKIP_FUZZ=1, SKIP_IMAGE=1 for
-# quick local runs.
+# Environment: JOBS (default 2), FUZZ_SECONDS, SKIP_SANITIZERS=1, SKIP_TSAN=1, SKIP_FUZZ=1,
+# SKIP_IMAGE=1 for quick local runs.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -40,6 +41,22 @@ if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     (cd build-asan && ctest -j"$jobs" --output-on-failure --timeout 900 -E '^apiserver\.')
+fi
+
+if [ "${SKIP_SANITIZERS:-0}" != 1 ] && [ "${SKIP_TSAN:-0}" != 1 ]; then
+    # TSan where threads meet: the Kubernetes client (informers, queue, credentials) and the
+    # operator's process tests that run every thread (basic scenario, leader election,
+    # resilience). Only the programs these tests need are built.
+    step "build (TSan)"
+    cmake -S . -B build-tsan -DHO11Y_WERROR=ON -DHO11Y_SANITIZE=thread \
+        -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    tsan_targets=(ho11y-operator ho11yctl)
+    for f in tests/unit/test_kube_*.c; do tsan_targets+=("$(basename "$f" .c)"); done
+    cmake --build build-tsan -j"$jobs" --target "${tsan_targets[@]}" >/dev/null
+    step "tests under TSan"
+    export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+    (cd build-tsan && ctest -j"$jobs" --output-on-failure --timeout 900 \
+        -R '^(unit\.test_kube_|operator\.test_(basic|leader|resilience)$)')
 fi
 
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then

@@ -6,7 +6,7 @@ once converged."""
 import time
 import unittest
 
-from harness import (OperatorTest, _epoch, add_fault, clear_faults, operator_user, scaled,
+from harness import (OperatorTest, _epoch, add_fault, clear_faults, operator_user,
                      topology_yaml, wait_converged, wait_until, writes)
 
 CODES = (409, 429, 500, 503)
@@ -110,9 +110,9 @@ class FaultTest(OperatorTest):
         self.assertLess(max(per_second.values()), 150, sorted(per_second.items()))
 
         # Quiet once converged: no write at all for a few seconds.
-        time.sleep(scaled(1))
+        time.sleep(1)
         quiet = time.time()
-        time.sleep(scaled(3))
+        time.sleep(3)
         self.assertEqual(writes(by_operator(self.standin.requests(since=quiet))), [])
         self.stop_operator(op)
 
@@ -125,13 +125,13 @@ class FaultTest(OperatorTest):
         t0 = time.time()
         text = topo(ns, ['{name: stuck}'])
         self.kubectl.apply(text)
-        time.sleep(scaled(6))
+        time.sleep(6)
         reqs = by_operator(self.standin.requests(since=t0))
         tries = [_epoch(r["time"]) for r in reqs
                  if r["verb"] == "create" and r["resource"] == "deployments"]
         # 5 ms doubling: about a dozen tries in 6 s; a loop would make hundreds.
         self.assertGreaterEqual(len(tries), 4, tries)
-        self.assertLessEqual(len(tries), 16 * scaled(1), tries)
+        self.assertLessEqual(len(tries), 16, tries)
         gaps = [b - a for a, b in zip(tries, tries[1:])]
         self.assertGreater(max(gaps[-2:]), 0.3, gaps)
         # Meanwhile the rest of the Topology was created and the failure is reported.

@@ -74,7 +74,7 @@ class LeaderTest(OperatorTest):
         text = topo(ns, ["front", "back"])
         self.kubectl.apply(text)
         wait_converged(self, ns, "t", text)
-        time.sleep(scaled(2 * RETRY_S))
+        time.sleep(2 * RETRY_S)
         self.assertEqual([self.leading(a), self.leading(b)], [True, False])
         self.assertEqual(self.lease("lock-kill")["spec"]["holderIdentity"], self.identity(a))
         reqs = self.standin.requests(since=t0)
@@ -125,7 +125,7 @@ class LeaderTest(OperatorTest):
         # Two: the follower takes over within two retry periods of the release.
         ns = self.ns("le-term")
         a, b = self.two("lock-term")
-        time.sleep(scaled(RETRY_S))
+        time.sleep(RETRY_S)
         self.assertFalse(self.leading(b))
         a.signal(signal.SIGTERM)
         rc = a.proc.wait(scaled(30))
@@ -160,7 +160,7 @@ class LeaderTest(OperatorTest):
         # A change now is not carried out by anyone: nobody leads.
         changed = time.time()
         self.kubectl.apply(topo(ns, ["front", "late"]))
-        time.sleep(scaled(3))
+        time.sleep(3)
         self.assertIsNone(self.kubectl.get("deployment", "late", ns))
         w = [r for r in writes(self.standin.requests(since=stopped[0]))
              if r["user"].startswith("system:serviceaccount")]

@@ -6,8 +6,8 @@ the server fails, and converges every time, without crashing."""
 import time
 import unittest
 
-from harness import (OperatorTest, _epoch, add_fault, clear_faults, operator_user, scaled, topology_yaml,
-                     wait_converged, wait_until)
+from harness import (OperatorTest, _epoch, add_fault, clear_faults, operator_user,
+                     topology_yaml, wait_converged, wait_until)
 
 
 def topo(ns, services, managed=False):
@@ -38,7 +38,7 @@ class ResilienceTest(OperatorTest):
         wait_converged(self, b, "t", tb)
 
         self.standin.stop()
-        time.sleep(scaled(2))
+        time.sleep(2)
         self.assertIsNone(self.op.proc.poll(), "the operator exited while the server was down")
         self.standin.start()
         restarted = time.time()
@@ -87,7 +87,7 @@ class ResilienceTest(OperatorTest):
         self.kubectl.apply(text)
         self.kubectl.run("delete", "service", "back", "-n", ns, "--wait=false")
         wait_until(lambda: "expired" in self.op.log(), 10, 0.1, "a 410 seen by the operator")
-        time.sleep(scaled(6))
+        time.sleep(6)
         healed = time.time()
         clear_faults(self.standin)
         wait_converged(self, ns, "t", text)
@@ -101,13 +101,13 @@ class ResilienceTest(OperatorTest):
             # Backoff from 0.8 s doubling with jitter: a handful of attempts in 6 s, not a loop.
             self.assertLessEqual(len(rs), 5, "%s relisted %d times while lists failed"
                                  % (res, len(rs)))
-            # ... and the waits grow (0.8-1.6 s, then 1.6-3.2 s, ...).
+            # ... and the waits grow: at least 0.8 s, then 1.6 s, 3.2 s (plus jitter, plus
+            # whatever a loaded machine adds).
             self.assertGreaterEqual(len(rs), 2, "%s: the failed list was not retried" % res)
             times = [_epoch(r["time"]) for r in rs]
             gaps = [b - a for a, b in zip(times, times[1:])]
-            self.assertGreaterEqual(gaps[0], 0.7, (res, gaps))
-            for g0, g1 in zip(gaps, gaps[1:]):
-                self.assertGreater(g1, g0 * 0.9, (res, gaps))
+            for i, g in enumerate(gaps):
+                self.assertGreaterEqual(g, 0.8 * 2 ** i * 0.9, (res, gaps))
         # After the heal every informer listed successfully once more.
         ok = {r["resource"] for r in by_operator(self.standin.requests(since=healed))
               if r["verb"] == "list" and r["code"] == 200}
