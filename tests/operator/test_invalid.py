@@ -98,6 +98,29 @@ class InvalidTest(OperatorTest):
         wait_converged(self, ns, "loop", fixed)
         self.assertEqual(len(self.invalid_events(ns, "loop")), 2)
 
+        # Invalid again: what exists stays as it is; nothing is changed or deleted, and the
+        # status keeps the services it reported.
+        def loop_children():
+            return sorted(k for k, o in self.children(ns).items()
+                          if o["metadata"]["labels"].get("ho11y.dev/topology") == "loop")
+        have = loop_children()
+        self.assertEqual(len(have), 6)
+        t2 = time.time()
+        self.kubectl.apply(bad, "--validate=false")
+        topo = self.wait_condition(ns, "loop", "Reconciled", "False", "InvalidSpec")
+        self.assertEqual([s["name"] for s in topo["status"]["services"]], ["a", "b", "c"])
+        time.sleep(1.0)
+        self.assertEqual(loop_children(), have)
+        child_writes = [r for r in writes(self.standin.requests(since=t2), operator_user())
+                        if r["resource"] not in ("events", "topologies/status")]
+        self.assertEqual(child_writes, [])
+        # One more report for this generation (with the first generation's errors; that
+        # Event was recorded by the operator before its restart, so this is a new one).
+        wait_until(lambda: sum(e["count"] for e in self.invalid_events(ns, "loop")) == 3, 10,
+                   0.1, "a third InvalidSpec report")
+        time.sleep(0.5)
+        self.assertEqual(sum(e["count"] for e in self.invalid_events(ns, "loop")), 3)
+
     def test_unknown_reference_refused_by_the_schema(self):
         ns = self.ns("invalid-ref")
         bad = topology_yaml("dangling", ns, [{"name": "a", "calls": [{"service": "ghost"}]}])
