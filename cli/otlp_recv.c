@@ -41,7 +41,7 @@ int64_t otlp_recv_now(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Parsing ----------------------------------------------------------------------------------- */
+/* Parsing -------------------------------------------------------------------------------------- */
 
 /* Copies a hex id of exactly len characters, lower-cased; 0 when it is not one or all zero. */
 static int copy_hex_id(const cJSON *item, size_t len, char *out)
@@ -193,7 +193,7 @@ enum ho11y_err otlp_recv_parse(const char *body, size_t len, struct trace_set *s
     return HO11Y_OK;
 }
 
-/* The HTTP server ---------------------------------------------------------------------------- */
+/* The HTTP server ------------------------------------------------------------------------------ */
 
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const char *json)
 {

@@ -73,7 +73,7 @@ static const char usage[] =
     "when FILE is invalid or a process could not start or exited on its own (which is\n"
     "reported with its last log lines), 2 on usage errors.\n";
 
-/* Options ------------------------------------------------------------------------------------ */
+/* Options -------------------------------------------------------------------------------------- */
 
 static int bad_value(const char *opt, const char *v, const char *want)
 {
@@ -197,12 +197,11 @@ static char *find_ho11y(const struct run *r)
         path = xstrdup(env);
     else {
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n <= 0)
+        char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
+        if (!slash) {
+            fprintf(stderr, "ho11yctl run: cannot find my own directory; use --ho11y PATH\n");
             return NULL;
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (!slash)
-            return NULL;
+        }
         *slash = '\0';
         path = xasprintf("%s/ho11y", self);
     }
@@ -217,8 +216,7 @@ static char *find_ho11y(const struct run *r)
     return path;
 }
 
-/* Planning --------------------------------------------------------------------------------------
- */
+/* Planning ------------------------------------------------------------------------------------- */
 
 /* Replicas, callers, the load target and rate; -1 (reported) when the run would be too big. */
 static int plan(struct run *r)
@@ -341,8 +339,7 @@ static void print_table(const struct run *r)
     fflush(stdout);
 }
 
-/* The main loop -----------------------------------------------------------------------------------
- */
+/* The main loop -------------------------------------------------------------------------------- */
 
 /* Runs until a stop condition; returns what stopped the run, for the summary. */
 static const char *run_loop(struct run *r, struct pollfd *fds, char *why, size_t whylen)

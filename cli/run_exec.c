@@ -252,8 +252,7 @@ void run__stop_all(struct run *r, struct pollfd *fds)
     }
 }
 
-/* Start-up --------------------------------------------------------------------------------------
- */
+/* Start-up ------------------------------------------------------------------------------------- */
 
 /* A port that refuses connections, like a Kubernetes Service without endpoints. */
 static int dead_port(struct run_service *rs)

@@ -575,6 +575,11 @@ spec:
                            text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("--rate", r.stderr)
+        path = os.path.join(SRC, "examples", "xray-sample.yaml")
+        r = subprocess.run([HO11YCTL, "run", path, "--ho11y", "/nonexistent/ho11y"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
+        self.assertIn("cannot run the ho11y generator at /nonexistent/ho11y", r.stderr)
 
 
 if __name__ == "__main__":
