@@ -131,6 +131,10 @@ class Oversized(Ho11yCase):
         self.assertEqual(self.h.get()[0], 200)
         self.assertIsNone(self.h.proc.poll())
 
+    def test_ordinary_large_headers_are_accepted(self):
+        status, _, body = self.h.get(headers={"Cookie": "c" * 6000, "X-Other": "o" * 500})
+        self.assertEqual((status, len(body)), (200, 49))
+
     def test_garbage_requests(self):
         for raw in (b"\x00\x01\x02garbage\r\n\r\n", b"GET\r\n\r\n", b"G\xffT / HTTP/1.1\r\n\r\n",
                     b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
