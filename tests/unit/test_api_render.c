@@ -547,7 +547,7 @@ struct worker {
 static void *render_worker(void *arg)
 {
     struct worker *w = arg;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 4; i++) {
         cJSON *objects = NULL;
         struct topo_render_opts opts = {.generator_image = GEN_IMAGE, .collector_image = COL_IMAGE};
         if (topo_render(w->shared, &opts, &objects, NULL, 0) != HO11Y_OK) {
