@@ -102,6 +102,31 @@ enum op_result { OP_RESULT_SUCCESS, OP_RESULT_ERROR, OP_RESULT_REQUEUE_AFTER };
 enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, const char *key,
                             int64_t *after_ms);
 
+/* ---- op_state.c: what is remembered between reconciles ---- */
+
+/**
+ * Records what was established about child ck ("Kind/ns/name"): the object with uid (may be
+ * NULL) whose digest is live holds the desired object with digest desired, or (deleted) that
+ * the operator deleted it; live and desired may be NULL (zero). Strings copied.
+ */
+void op__verified_put(struct op_controller *ctl, const char *ck, const char *uid,
+                      const unsigned char live[OP_DIGEST_LEN],
+                      const unsigned char desired[OP_DIGEST_LEN], int deleted);
+/** Copies the record of child ck into out; returns 0 when there is none. */
+int op__verified_get(struct op_controller *ctl, const char *ck, struct op_verified *out);
+/** Registers Topology key as waiting for the name of child ck (held by another object). */
+void op__conflict_add(struct op_controller *ctl, const char *ck, const char *key);
+/** Whether Topology key waits for the name of child ck. */
+int op__conflict_has(struct op_controller *ctl, const char *ck, const char *key);
+/** Removes Topology key from every waiting list (re-registered when still in conflict). */
+void op__conflict_clear(struct op_controller *ctl, const char *key);
+/**
+ * The state of Topology key (t borrowed), made when missing or when t has another uid (deleted
+ * and created again). The caller holds ctl->state_lock; the result is valid while it does.
+ */
+struct op_topo_state *op__state_get(struct op_controller *ctl, const struct op_topology *t,
+                                    const char *key);
+
 /** "Kind/ns/name" into out. */
 void op_child_key(char *out, size_t outlen, enum op_kind kind, const char *ns, const char *name);
 

@@ -82,142 +82,6 @@ static int touched(const struct rc *rc, const char *name)
     return 0;
 }
 
-/* ---- state shared with the controller ---- */
-
-static void remember(struct rc *rc, const char *ck, const char *uid,
-                     const unsigned char live[OP_DIGEST_LEN],
-                     const unsigned char desired[OP_DIGEST_LEN], int deleted)
-{
-    struct op_verified *v = xcalloc(1, sizeof(*v));
-    snprintf(v->uid, sizeof(v->uid), "%s", uid ? uid : "");
-    if (live)
-        memcpy(v->live, live, OP_DIGEST_LEN);
-    if (desired)
-        memcpy(v->desired, desired, OP_DIGEST_LEN);
-    v->deleted = deleted;
-    pthread_mutex_lock(&rc->ctl->state_lock);
-    free(kube_map_put(&rc->ctl->verified, ck, v));
-    pthread_mutex_unlock(&rc->ctl->state_lock);
-}
-
-static int verified_get(struct rc *rc, const char *ck, struct op_verified *out)
-{
-    pthread_mutex_lock(&rc->ctl->state_lock);
-    struct op_verified *v = kube_map_get(&rc->ctl->verified, ck);
-    if (v)
-        *out = *v;
-    pthread_mutex_unlock(&rc->ctl->state_lock);
-    return v != NULL;
-}
-
-/* Registers this Topology as waiting for child key ck (a name conflict). */
-static void conflict_index_add(struct rc *rc, const char *ck)
-{
-    pthread_mutex_lock(&rc->ctl->state_lock);
-    char *cur = kube_map_get(&rc->ctl->conflicts, ck);
-    int present = 0;
-    for (const char *p = cur; p && *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        if (n == strlen(rc->key) && strncmp(p, rc->key, n) == 0)
-            present = 1;
-        p = nl ? nl + 1 : p + n;
-    }
-    if (!present) {
-        char *next = cur ? xasprintf("%s\n%s", cur, rc->key) : xstrdup(rc->key);
-        free(kube_map_put(&rc->ctl->conflicts, ck, next));
-    }
-    pthread_mutex_unlock(&rc->ctl->state_lock);
-}
-
-static int conflict_index_has(struct rc *rc, const char *ck)
-{
-    pthread_mutex_lock(&rc->ctl->state_lock);
-    const char *cur = kube_map_get(&rc->ctl->conflicts, ck);
-    int found = 0;
-    size_t klen = strlen(rc->key);
-    for (const char *p = cur; p && *p && !found;) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        found = n == klen && strncmp(p, rc->key, n) == 0;
-        p = nl ? nl + 1 : p + n;
-    }
-    pthread_mutex_unlock(&rc->ctl->state_lock);
-    return found;
-}
-
-struct strip_ctx {
-    const char *key;
-    char **empty;
-    size_t nempty, cap;
-    struct kube_map *map;
-};
-
-static int strip_key(void *ud, const char *ck, void *value)
-{
-    struct strip_ctx *s = ud;
-    char *list = value;
-    struct hbuf out;
-    hbuf_init(&out, 1 << 20);
-    for (const char *p = list; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        if (!(n == strlen(s->key) && strncmp(p, s->key, n) == 0)) {
-            if (out.len)
-                hbuf_addc(&out, '\n');
-            hbuf_add(&out, p, n);
-        }
-        p = nl ? nl + 1 : p + n;
-    }
-    if (strcmp(hbuf_str(&out), list) != 0) {
-        /* Replacing the value of an existing key does not disturb the walk. */
-        if (!out.len) {
-            if (s->nempty == s->cap) {
-                s->cap = s->cap ? s->cap * 2 : 8;
-                s->empty = xrealloc(s->empty, s->cap * sizeof(char *));
-            }
-            s->empty[s->nempty++] = xstrdup(ck);
-        }
-        free(kube_map_put(s->map, ck, hbuf_steal(&out, NULL)));
-    }
-    hbuf_cleanup(&out);
-    return 0;
-}
-
-/** Removes topology key from every conflict list (it is re-registered when still in conflict). */
-static void conflict_index_clear(struct op_controller *ctl, const char *key)
-{
-    struct strip_ctx s = {key, NULL, 0, 0, &ctl->conflicts};
-    pthread_mutex_lock(&ctl->state_lock);
-    kube_map_foreach(&ctl->conflicts, strip_key, &s);
-    for (size_t i = 0; i < s.nempty; i++) {
-        free(kube_map_del(&ctl->conflicts, s.empty[i]));
-        free(s.empty[i]);
-    }
-    pthread_mutex_unlock(&ctl->state_lock);
-    free(s.empty);
-}
-
-static struct op_topo_state *state_get(struct op_controller *ctl, const struct op_topology *t,
-                                       const char *key)
-{
-    struct op_topo_state *s = kube_map_get(&ctl->states, key);
-    if (s && strcmp(s->uid, t->uid) != 0) {
-        /* The Topology was deleted and created again under the same name. */
-        free(s->uid);
-        free(s->conflicts);
-        free(kube_map_del(&ctl->states, key));
-        s = NULL;
-    }
-    if (!s) {
-        s = xcalloc(1, sizeof(*s));
-        s->uid = xstrdup(t->uid);
-        s->invalid_generation = -1;
-        kube_map_put(&ctl->states, key, s);
-    }
-    return s;
-}
-
 /* ---- children ---- */
 
 struct child_copy {
@@ -260,7 +124,7 @@ static void add_conflict(struct rc *rc, enum op_kind kind, const char *name, con
         hbuf_adds(&rc->conflicts, "; ");
     hbuf_addf(&rc->conflicts, "%s %s exists and is not controlled by this Topology",
               op_kind_name[kind], name);
-    conflict_index_add(rc, ck);
+    op__conflict_add(rc->ctl, ck, rc->key);
     if (external)
         rc->external_conflict = 1;
 }
@@ -366,7 +230,7 @@ static void create_child(struct rc *rc, enum op_kind kind, const cJSON *d,
         return;
     unsigned char dl[OP_DIGEST_LEN];
     op_digest_live(live, dl);
-    remember(rc, ck, json_str(live, "metadata", "uid"), dl, hd, 0);
+    op__verified_put(rc->ctl, ck, json_str(live, "metadata", "uid"), dl, hd, 0);
     note_change(rc, rc->created, "Created", kind, name);
     touch(rc, kind, name);
     cJSON_Delete(live);
@@ -397,7 +261,7 @@ static void delete_object(struct rc *rc, enum op_kind kind, const char *name, co
     enum ho11y_err r = request(rc, &req, &resp, NULL);
     free(body);
     if (r == HO11Y_OK || r == HO11Y_NOTFOUND) {
-        remember(rc, ck, uid, NULL, NULL, 1);
+        op__verified_put(rc->ctl, ck, uid, NULL, NULL, 1);
         if (r == HO11Y_OK)
             note_change(rc, rc->deleted, "Deleted", kind, name);
     }
@@ -433,7 +297,7 @@ static void update_child(struct rc *rc, enum op_kind kind, const cJSON *d,
         return;
     unsigned char dl[OP_DIGEST_LEN];
     op_digest_live(out, dl);
-    remember(rc, ck, json_str(out, "metadata", "uid"), dl, hd, 0);
+    op__verified_put(rc->ctl, ck, json_str(out, "metadata", "uid"), dl, hd, 0);
     LOG_DEBUG("%s %s/%s differed at %s", op_kind_name[kind], rc->topo->ns, name, diff);
     note_change(rc, rc->updated, "Updated", kind, name);
     touch(rc, kind, name);
@@ -473,7 +337,7 @@ static void ensure_live(struct rc *rc, enum op_kind kind, const cJSON *d,
     if (op_subset(d, live, diff, sizeof(diff))) {
         unsigned char dl[OP_DIGEST_LEN];
         op_digest_live(live, dl);
-        remember(rc, ck, json_str(live, "metadata", "uid"), dl, hd, 0);
+        op__verified_put(rc->ctl, ck, json_str(live, "metadata", "uid"), dl, hd, 0);
         goto out;
     }
     update_child(rc, kind, d, hd, ck, live, diff);
@@ -496,7 +360,7 @@ static void apply_object(struct rc *rc, const cJSON *d)
     struct op_verified v;
     op_child_key(ck, sizeof(ck), (enum op_kind)kind, rc->topo->ns, name);
     op_digest_all(d, hd);
-    int have_v = verified_get(rc, ck, &v) && !v.deleted;
+    int have_v = op__verified_get(rc->ctl, ck, &v) && !v.deleted;
     if (lookup_child(rc, (enum op_kind)kind, name, &live)) {
         if (strcmp(live.owner_uid, rc->topo->uid) != 0) {
             add_conflict(rc, (enum op_kind)kind, name, ck, 0);
@@ -515,7 +379,7 @@ static void apply_object(struct rc *rc, const cJSON *d)
     }
     if (have_v && memcmp(v.desired, hd, OP_DIGEST_LEN) == 0)
         return; /* created or verified by us; the cache has not caught up yet */
-    if (have_v || conflict_index_has(rc, ck))
+    if (have_v || op__conflict_has(rc->ctl, ck, rc->key))
         ensure_live(rc, (enum op_kind)kind, d, hd, ck, 1);
     else
         create_child(rc, (enum op_kind)kind, d, hd, ck, 1);
@@ -581,7 +445,7 @@ static void delete_leftovers(struct rc *rc, const cJSON *objects)
         char ck[512];
         struct op_verified v;
         op_child_key(ck, sizeof(ck), lc.items[i].kind, rc->topo->ns, lc.items[i].name);
-        if (verified_get(rc, ck, &v) && v.deleted && strcmp(v.uid, lc.items[i].uid) == 0)
+        if (op__verified_get(rc->ctl, ck, &v) && v.deleted && strcmp(v.uid, lc.items[i].uid) == 0)
             continue; /* deleted already; the cache has not caught up yet */
         delete_object(rc, lc.items[i].kind, lc.items[i].name, lc.items[i].uid, ck);
     }
@@ -718,7 +582,7 @@ static enum ho11y_err write_status(struct rc *rc, const struct op_status_input *
     if (became_ready)
         *became_ready = 0;
     pthread_mutex_lock(&rc->ctl->state_lock);
-    struct op_topo_state *s = state_get(rc->ctl, rc->topo, rc->key);
+    struct op_topo_state *s = op__state_get(rc->ctl, rc->topo, rc->key);
     int64_t since = now_ms - s->status_written_ms;
     if (s->status_written && memcmp(s->status_digest, d, OP_DIGEST_LEN) == 0)
         already = 1;
@@ -759,7 +623,7 @@ static enum ho11y_err write_status(struct rc *rc, const struct op_status_input *
         goto out;
     }
     pthread_mutex_lock(&rc->ctl->state_lock);
-    s = state_get(rc->ctl, rc->topo, rc->key);
+    s = op__state_get(rc->ctl, rc->topo, rc->key);
     s->status_written = 1;
     memcpy(s->status_digest, d, OP_DIGEST_LEN);
     memcpy(s->status_skeleton, sk, OP_DIGEST_LEN);
@@ -846,7 +710,7 @@ static enum op_result invalid(struct rc *rc, const char *msg, int64_t *after_ms)
         .ready = {0, OP_REASON_INVALID_SPEC, "The spec is invalid: nothing was changed"},
     };
     pthread_mutex_lock(&rc->ctl->state_lock);
-    struct op_topo_state *s = state_get(rc->ctl, rc->topo, rc->key);
+    struct op_topo_state *s = op__state_get(rc->ctl, rc->topo, rc->key);
     int report = s->invalid_generation != rc->topo->generation;
     pthread_mutex_unlock(&rc->ctl->state_lock);
     if (report && !status_reports_invalid(rc->topo->status, rc->topo->generation, msg)) {
@@ -859,7 +723,7 @@ static enum op_result invalid(struct rc *rc, const char *msg, int64_t *after_ms)
     }
     if (report) {
         pthread_mutex_lock(&rc->ctl->state_lock);
-        state_get(rc->ctl, rc->topo, rc->key)->invalid_generation = rc->topo->generation;
+        op__state_get(rc->ctl, rc->topo, rc->key)->invalid_generation = rc->topo->generation;
         pthread_mutex_unlock(&rc->ctl->state_lock);
     }
     if (write_status(rc, &in, NULL, &defer))
@@ -882,7 +746,7 @@ static void forget_topology(struct op_controller *ctl, const char *key)
         free(s);
     }
     pthread_mutex_unlock(&ctl->state_lock);
-    conflict_index_clear(ctl, key);
+    op__conflict_clear(ctl, key);
     if (uid)
         op_events_forget(ctl->events, uid);
     free(uid);
@@ -899,7 +763,7 @@ static void report_conflicts(struct rc *rc)
 {
     const char *now = rc->conflicts.len ? hbuf_str(&rc->conflicts) : NULL;
     pthread_mutex_lock(&rc->ctl->state_lock);
-    struct op_topo_state *s = state_get(rc->ctl, rc->topo, rc->key);
+    struct op_topo_state *s = op__state_get(rc->ctl, rc->topo, rc->key);
     int changed =
         (now == NULL) != (s->conflicts == NULL) || (now && strcmp(now, s->conflicts) != 0);
     s->external_conflict = rc->external_conflict;
@@ -911,7 +775,7 @@ static void report_conflicts(struct rc *rc)
         event(rc, "Warning", OP_REASON_NAME_CONFLICT, now);
     }
     pthread_mutex_lock(&rc->ctl->state_lock);
-    s = state_get(rc->ctl, rc->topo, rc->key);
+    s = op__state_get(rc->ctl, rc->topo, rc->key);
     free(s->conflicts);
     s->conflicts = xstrdup(now);
     pthread_mutex_unlock(&rc->ctl->state_lock);
@@ -1027,7 +891,7 @@ enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, c
         result = invalid(&rc, err, after_ms);
         goto out;
     }
-    conflict_index_clear(ctl, key);
+    op__conflict_clear(ctl, key);
     const cJSON *d;
     cJSON_ArrayForEach(d, objects)
     {
