@@ -69,13 +69,19 @@ def proc_stat(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    mem = {}
+    mem = proc_status(pid)
+    return cpu, mem.get("VmHWM", 0), mem.get("VmRSS", 0)
+
+
+def proc_status(pid):
+    """The memory figures (KiB) and thread count of /proc/PID/status."""
+    out = {}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             k, _, v = line.partition(":")
-            if k in ("VmHWM", "VmRSS"):
-                mem[k] = int(v.split()[0])
-    return cpu, mem.get("VmHWM", 0), mem.get("VmRSS", 0)
+            if k in ("VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem", "Threads"):
+                out[k] = int(v.split()[0])
+    return out
 
 
 class StandIn:
@@ -491,6 +497,7 @@ def _operator_phases(args, standin, kubectl, op, topo_file, n, k):
     w = Watch(standin, TOPO_API + "/topologies", rv, tracker.on_event)
     w.start()
     cpu0, _, _ = op.stat()
+    res["status_start"] = proc_status(op.proc.pid)
     scpu0 = standin.cpu()
     log("operator run: kubectl apply of %d Topologies" % n)
     t0 = time.time()
@@ -507,6 +514,7 @@ def _operator_phases(args, standin, kubectl, op, topo_file, n, k):
     res["standin_cpu_converge_s"] = standin.cpu() - scpu0
     res["hwm_converge_kib"] = hwm1
     res["rss_converge_kib"] = rss1
+    res["status_converge"] = proc_status(op.proc.pid)
     log("operator run: converged in %.1f s; counting children" % res["converge_s"])
     counts = {}
     for plural, prefix in CHILD_KINDS:
@@ -525,6 +533,7 @@ def _operator_phases(args, standin, kubectl, op, topo_file, n, k):
     res["idle_s"] = t_idle1 - t_idle0
     res["cpu_idle_s"] = cpu2 - cpu1
     res["rss_idle_kib"] = rss2
+    res["status_idle"] = proc_status(op.proc.pid)
     reqs = standin.requests()
     res["writes_converge"] = writes_of(reqs, OPERATOR_USER, t0, t_idle0)
     res["requests_converge"] = requests_of(reqs, OPERATOR_USER, t0, t_idle0)
@@ -765,6 +774,14 @@ def report(args, op, kc):
                  "%.1f MiB" % (op["rss_idle_kib"] / 1024.0), ""))
     rows.append(("operator peak RSS (VmHWM) at the end", "%.1f MiB" % (op["hwm_end_kib"] /
                                                                      1024.0), ""))
+    for label, key in (("started, no Topology", "status_start"),
+                       ("at convergence", "status_converge"), ("idle", "status_idle")):
+        st = op[key]
+        rows.append(("  operator RSS %s: anonymous + file-backed" % label,
+                     "%.1f MiB" % (st.get("VmRSS", 0) / 1024.0),
+                     "%.1f + %.1f MiB, %d threads" % (st.get("RssAnon", 0) / 1024.0,
+                                                      st.get("RssFile", 0) / 1024.0,
+                                                      st.get("Threads", 0))))
     rows.append(("operator CPU (utime+stime) until convergence",
                  "%.2f s" % op["cpu_converge_s"],
                  "%.2f ms per Topology" % (1000.0 * op["cpu_converge_s"] / n)))
