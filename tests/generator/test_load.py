@@ -10,19 +10,23 @@ from ho11ytest import SCALE, Ho11yCase, closed_port, metric_value
 class LoadMode(Ho11yCase):
     def test_rate_is_kept(self):
         leaf = self.start({"OTEL_TRACES_EXPORTER": "none"}, name="leaf")
+        # A concurrency bound far above rate x latency: a stall of the loaded machine must not
+        # turn into skipped requests here (skipping is tested below).
         load = self.start({"HO11Y_LOAD_TARGET": leaf.url, "HO11Y_LOAD_RATE": "200",
-                           "OTEL_TRACES_EXPORTER": "none"}, name="load")
+                           "HO11Y_LOAD_CONCURRENCY": "2000", "OTEL_TRACES_EXPORTER": "none"},
+                          name="load")
         time.sleep(0.5)
         t0 = time.monotonic()
         n0 = metric_value(leaf.scrape(), "ho11y_total", http_status_code=200)
         time.sleep(2.0)
         n1 = metric_value(leaf.scrape(), "ho11y_total", http_status_code=200)
         rate = (n1 - n0) / (time.monotonic() - t0)
-        self.assertTrue(180 <= rate <= 220, rate)
+        margin = 0.1 * SCALE  # answers may bunch up around a stall of the machine
+        self.assertTrue(200 * (1 - margin) <= rate <= 200 * (1 + margin), rate)
         time.sleep(0.6)  # let a whole second more into the achieved-rate window
         fams = load.scrape()
         achieved = metric_value(fams, "ho11y_load_achieved_rate")
-        self.assertTrue(190 <= achieved <= 210, achieved)
+        self.assertTrue(195 <= achieved <= 205, achieved)  # sent by due time: exact
         self.assertEqual(metric_value(fams, "ho11y_load_target_rate"), 200)
         answered = metric_value(fams, "ho11y_load_requests_total", status_code=200)
         self.assertGreater(answered, 400)
