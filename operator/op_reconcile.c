@@ -703,7 +703,6 @@ static int status_reports_invalid(const char *status, long long generation, cons
 static enum op_result invalid(struct rc *rc, const char *msg, int64_t *after_ms)
 {
     int64_t defer = 0;
-    LOG_WARN("Topology %s is invalid: %s", rc->key, msg);
     struct op_status_input in = {
         .generation = rc->topo->generation,
         .reconciled = {0, OP_REASON_INVALID_SPEC, msg},
@@ -713,6 +712,11 @@ static enum op_result invalid(struct rc *rc, const char *msg, int64_t *after_ms)
     struct op_topo_state *s = op__state_get(rc->ctl, rc->topo, rc->key);
     int report = s->invalid_generation != rc->topo->generation;
     pthread_mutex_unlock(&rc->ctl->state_lock);
+    /* Logged once per generation, like the event. */
+    if (report)
+        LOG_WARN("Topology %s is invalid: %s", rc->key, msg);
+    else
+        LOG_DEBUG("Topology %s is still invalid", rc->key);
     if (report && !status_reports_invalid(rc->topo->status, rc->topo->generation, msg)) {
         enum ho11y_err r = op_events_record(rc->ctl->events, rc->conn, rc->topo, "Warning",
                                             OP_REASON_INVALID_SPEC, msg);
