@@ -84,6 +84,11 @@ class NamespacesTest(OperatorTest):
         events = [r for r in w if r["resource"] == "events"]
         self.assertLessEqual(len(events), 2 * len(names))
         self.assertFalse([r for r in w if r["code"] >= 400], w)
+        # No busy loop: a handful of reconciles per Topology (its creation, its children's
+        # watch events coalesced, Ready), no errors.
+        total = op.metric("controller_runtime_reconcile_total")
+        self.assertLessEqual(total, 12 * len(names), "reconciles: %d" % total)
+        self.assertEqual(op.metric("controller_runtime_reconcile_errors_total"), 0)
 
     def test_namespace_flag(self):
         a, b = self.ns("team-a"), self.ns("team-b")
