@@ -135,16 +135,32 @@ int op_status_equal(const cJSON *a, const cJSON *b)
     return cJSON_Compare(a, b, 1);
 }
 
+/*
+ * A merge patch keeps every field it does not mention, at every depth: fields of old that new
+ * lacks are set to null, in nested objects too (collector.configHash when the collector
+ * becomes External). Lists are replaced whole by a merge patch, so they need nothing.
+ */
+static void null_missing(cJSON *patch, const cJSON *old)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, old)
+    {
+        if (!c->string)
+            continue;
+        cJSON *n = cJSON_GetObjectItemCaseSensitive(patch, c->string);
+        if (!n)
+            cJSON_AddNullToObject(patch, c->string);
+        else if (cJSON_IsObject(n) && cJSON_IsObject(c))
+            null_missing(n, c);
+    }
+}
+
 char *op_status_patch(const cJSON *new_, const cJSON *old)
 {
     cJSON *body = cJSON_CreateObject();
     cJSON *st = cJSON_Duplicate(new_, 1);
-    const cJSON *c;
-    cJSON_ArrayForEach(c, old)
-    {
-        if (c->string && !cJSON_GetObjectItemCaseSensitive(st, c->string))
-            cJSON_AddNullToObject(st, c->string);
-    }
+    if (cJSON_IsObject(old))
+        null_missing(st, old);
     cJSON_AddItemToObject(body, "status", st);
     char *s = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);

@@ -59,7 +59,8 @@ int op_status_equal(const cJSON *a, const cJSON *b);
 
 /**
  * The body of a merge patch that turns old into new_ on the status subresource:
- * {"status": {...every field of new_..., "<field of old not in new_>": null}}. Caller frees.
+ * {"status": {...every field of new_..., "<field of old not in new_>": null}}, nested objects
+ * alike. Caller frees.
  */
 char *op_status_patch(const cJSON *new_, const cJSON *old);
 

@@ -135,6 +135,38 @@ class SpecChangeTest(OperatorTest):
         self.assertEqual((rec["status"], rec["observedGeneration"]),
                          ("True", topo["metadata"]["generation"]))
 
+    def test_collector_mode_and_service_account(self):
+        ns = self.ns("collector-mode")
+        svcs = [{"name": "web", "calls": [{"service": "db"}]}, {"name": "db"}]
+        managed = topology_yaml("shop", ns, svcs)
+        self.step(ns, managed)
+        self.assertIsNotNone(self.kubectl.get("serviceaccount", "shop-collector", ns))
+
+        # External: the four collector objects go, every service sends to the given host.
+        external = topology_yaml("shop", ns, svcs, "collector: {mode: External, external: "
+                                                   "{host: otel.obs, grpcPort: 14317}}\n")
+        topo, w = self.step(ns, external)
+        self.assertEqual(w, [("delete", "configmaps", "shop-collector"),
+                             ("delete", "deployments", "shop-collector"),
+                             ("delete", "serviceaccounts", "shop-collector"),
+                             ("delete", "services", "shop-collector"),
+                             ("update", "deployments", "db"), ("update", "deployments", "web")])
+        for name in ("web", "db"):
+            env = env_of(self.kubectl.get("deployment", name, ns))
+            self.assertEqual(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "otel.obs:14317")
+        self.assertEqual(topo["status"]["collector"]["endpoint"], "otel.obs:14317")
+        self.assertNotIn("configHash", topo["status"]["collector"])
+
+        # Managed again with a service account of the user's: no ServiceAccount is created.
+        own_sa = topology_yaml("shop", ns, svcs, "collector: {serviceAccountName: obs-sa}\n")
+        topo, w = self.step(ns, own_sa)
+        self.assertEqual(w, [("create", "configmaps", None), ("create", "deployments", None),
+                             ("create", "services", None), ("update", "deployments", "db"),
+                             ("update", "deployments", "web")])
+        dep = self.kubectl.get("deployment", "shop-collector", ns)
+        self.assertEqual(dep["spec"]["template"]["spec"]["serviceAccountName"], "obs-sa")
+        self.assertIsNone(self.kubectl.get("serviceaccount", "shop-collector", ns))
+
     def collector_pods(self, ns):
         items = self.kubectl.json("get", "pods", "-n", ns, "-l", "app=shop-collector")["items"]
         return [p for p in items if not p["metadata"].get("deletionTimestamp")]
