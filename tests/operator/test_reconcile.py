@@ -167,6 +167,22 @@ class SpecChangeTest(OperatorTest):
         self.assertEqual(dep["spec"]["template"]["spec"]["serviceAccountName"], "obs-sa")
         self.assertIsNone(self.kubectl.get("serviceaccount", "shop-collector", ns))
 
+    def test_load_added_and_removed(self):
+        ns = self.ns("load")
+        svcs = [{"name": "gate", "port": 8080, "calls": [{"service": "db"}]}, {"name": "db"}]
+        ext = "collector: {mode: External, external: {host: otel.obs}}\n"
+        self.step(ns, topology_yaml("shop", ns, svcs, ext))
+        self.assertIsNone(self.kubectl.get("deployment", "shop-load", ns))
+        topo, w = self.step(ns, topology_yaml("shop", ns, svcs, ext +
+                                              "load: {target: gate, rate: 7}\n"))
+        self.assertEqual(w, [("create", "deployments", None)])
+        env = env_of(self.kubectl.get("deployment", "shop-load", ns))
+        self.assertEqual((env["HO11Y_LOAD_TARGET"], env["HO11Y_LOAD_RATE"]),
+                         ("http://gate:8080/", "7"))
+        topo, w = self.step(ns, topology_yaml("shop", ns, svcs, ext))
+        self.assertEqual(w, [("delete", "deployments", "shop-load")])
+        self.assertIsNone(self.kubectl.get("deployment", "shop-load", ns))
+
     def collector_pods(self, ns):
         items = self.kubectl.json("get", "pods", "-n", ns, "-l", "app=shop-collector")["items"]
         return [p for p in items if not p["metadata"].get("deletionTimestamp")]
