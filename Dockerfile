@@ -7,27 +7,30 @@
 #   validate:           ho11yctl validate /usr/share/ho11y/examples/xray-sample.yaml
 
 # Build stage: compilers and the -dev packages; also assembles the runtime file tree in /rootfs.
+# Few steps, and the ones that change least first: with layer caching every step is a layer, and
+# on storage without copy-on-write (buildah's vfs) each layer is a full copy of the tree, so the
+# source arrives in one COPY and compiling and assembling are one RUN.
 FROM debian:bookworm-slim AS build
+WORKDIR /src
+ARG VERSION=0.1.0
+ARG JOBS=2
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         gcc libc6-dev make cmake pkg-config ca-certificates \
         libcurl4-openssl-dev libssl-dev libyaml-dev libcjson-dev libmicrohttpd-dev \
     && rm -rf /var/lib/apt/lists/*
 
-WORKDIR /src
 COPY . .
-ARG VERSION=0.1.0
-ARG JOBS=2
-RUN grep -q "^project(.* VERSION ${VERSION}[ )]" CMakeLists.txt \
-        || { echo "VERSION=${VERSION} is not the version in CMakeLists.txt" >&2; exit 1; } \
-    && cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release >/dev/null \
-    && cmake --build /build -j"${JOBS}" --target ho11y-operator ho11y ho11yctl
-
-# The runtime tree: each program's shared libraries with the symlinks that lead to them
-# (ldd), libgcc_s (glibc loads it for thread cancellation), the CA bundle where libcurl looks for
-# it, passwd/group/nsswitch with nonroot, and, for image scanners, the dpkg status and copyright
-# of every package a file came from. Checked: every library resolves inside the tree.
-RUN set -eu; r=/rootfs; bins="ho11y-operator ho11y ho11yctl"; \
+# Compile, then the runtime tree: each program's shared libraries with the symlinks that lead
+# to them (ldd), libgcc_s (glibc loads it for thread cancellation), the CA bundle where libcurl
+# looks for it, passwd/group/nsswitch with nonroot, and, for image scanners, the dpkg status and
+# copyright of every package a file came from. Checked: every library resolves inside the tree.
+RUN set -eu; \
+    grep -q "^project(.* VERSION ${VERSION}[ )]" CMakeLists.txt \
+        || { echo "VERSION=${VERSION} is not the version in CMakeLists.txt" >&2; exit 1; }; \
+    cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release >/dev/null; \
+    cmake --build /build -j"${JOBS}" --target ho11y-operator ho11y ho11yctl; \
+    r=/rootfs; bins="ho11y-operator ho11y ho11yctl"; \
     mkdir -p $r/usr/local/bin $r/etc/ssl/certs $r/var/lib/dpkg/status.d $r/usr/share/ho11y \
         $r/tmp /home-nonroot; \
     chmod 1777 $r/tmp; \

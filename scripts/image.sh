@@ -9,7 +9,7 @@
 # Dangling images (superseded build layers) are removed after each build to bound disk use.
 # Environment: IMAGE (default ho11y-operator), JOBS (default 2), BASE (debootstrap|pull),
 #   STORAGE_DRIVER (default vfs), ISOLATION (default chroot), SOURCE (image source URL label;
-#   default the git remote "origin" without credentials).
+#   default the git remote "origin" without credentials), REVISION (revision label; default HEAD).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -168,7 +168,7 @@ fi
 
 source_url=${SOURCE-$(git config --get remote.origin.url 2>/dev/null || true)}
 source_url=$(sed -E 's#^([a-z+]+://)[^/@]*@#\1#' <<<"$source_url") # never credentials
-revision=$(git rev-parse HEAD 2>/dev/null || true)
+revision=${REVISION-$(git rev-parse HEAD 2>/dev/null || true)}
 
 log "building $image:$version"
 build_log=$(mktemp "${TMPDIR:-/tmp}/ho11y-image-build.XXXXXX")
@@ -182,12 +182,12 @@ if ! "${bah[@]}" bud --isolation "$isolation" --layers --pull=never \
 fi
 # Dangling images are earlier builds' layers. This build's own layers (each step's "--> ID",
 # cached or new) stay: they are the cache that makes the next build of an unchanged step quick.
-keep=$(sed -n 's/^--> \(Using cache \)\{0,1\}\([0-9a-f]\{12,\}\).*/\2/p' "$build_log" | cut -c1-12 |
+keep=$(sed -n 's/^--> \(Using cache \)\{0,1\}\([0-9a-f]\{11,\}\).*/\2/p' "$build_log" | cut -c1-11 |
     sort -u)
 rm -f "$build_log"
 stale=()
 for id in $("${bah[@]}" images --filter dangling=true --noheading --format '{{.ID}}' 2>/dev/null |
-    cut -c1-12 | sort -u); do
+    cut -c1-11 | sort -u); do
     grep -qx "$id" <<<"$keep" || stale+=("$id")
 done
 if [ "${#stale[@]}" -gt 0 ]; then

@@ -80,6 +80,8 @@ descendant() {
 # ---- 1. build --------------------------------------------------------------------------------
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     b0=$(date +%s)
+    REVISION=$(git rev-parse HEAD 2>/dev/null || true)
+    export REVISION
     scripts/image.sh
     say "build took $(($(date +%s) - b0)) s"
 fi
@@ -91,7 +93,7 @@ ctr=$("${bah[@]}" from --pull=never --quiet --name "ho11y-image-test-$$" "$image
 # The revision label is HEAD when the image was built just now (any commit of the repository
 # with SKIP_BUILD=1).
 want_rev=""
-[ "${SKIP_BUILD:-0}" = 1 ] || want_rev=$(git rev-parse HEAD 2>/dev/null || true)
+[ "${SKIP_BUILD:-0}" = 1 ] || want_rev=$REVISION
 python3 - "$work/inspect.json" "$version" "$want_rev" <<'EOF' ||
 import json, sys
 d = json.load(open(sys.argv[1]))
