@@ -138,6 +138,7 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
             errors.append("Content-Type %r" % self.headers.get("Content-Type"))
         with rcv.lock:
             rcv.errors.extend(errors)
+            rcv.requests[-1]["spans"] = len(spans)
             if status == 200:
                 rejected = 0
                 if isinstance(body, dict):

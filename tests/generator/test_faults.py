@@ -99,6 +99,34 @@ class Collector(Ho11yCase):
         self.assertGreaterEqual(metric_value(fams, "ho11y_export_errors_total", status="connect"), 1)
         self.assertTrue(any(l.get("msg") == "trace export recovered" for l in h.lines()))
 
+    def test_endpoint_precedence_headers_and_batches(self):
+        rcv = self.receiver()
+        base = "http://127.0.0.1:%d" % rcv.port
+        # The generic variable is a base URL that gets v1/traces; extra headers are decoded.
+        h = self.start({"OTEL_EXPORTER_OTLP_ENDPOINT": base,
+                        "OTEL_EXPORTER_OTLP_HEADERS": "x-api-key=abc%20def,tenant=t1",
+                        "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "tenant=t2",
+                        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "10", "OTEL_SERVICE_NAME": "svc-a",
+                        "OTEL_RESOURCE_ATTRIB": "svc-b"}, name="generic")
+        self.assertEqual({r[0] for r in h.get_many(35, workers=5)}, {200})
+        spans = rcv.wait_spans(35, timeout=10 * SCALE)
+        self.assertEqual(len(spans), 35)
+        self.assertEqual({s["service"] for s in spans}, {"svc-a"})
+        self.assertEqual({r["path"] for r in rcv.requests}, {"/v1/traces"})
+        for r in rcv.requests:
+            self.assertEqual(r["headers"]["x-api-key"], "abc def")
+            self.assertEqual(r["headers"]["tenant"], "t2")  # the traces variable wins
+            self.assertLessEqual(r["spans"], 10)
+        self.assertGreaterEqual(len(rcv.requests), 4)
+        # The per-signal URL is used as it is, and wins over the generic one.
+        n = len(rcv.requests)
+        h2 = self.start({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % closed_port(),
+                         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": base + "/custom/path"},
+                        name="per-signal")
+        self.assertEqual(h2.get()[0], 200)
+        self.assertEqual(len(rcv.wait_spans(36, timeout=10 * SCALE)), 36)
+        self.assertEqual(rcv.requests[n]["path"], "/custom/path")
+
     def test_retries_honour_retry_after(self):
         rcv = self.receiver()
         rcv.script = [(503, {"Retry-After": "1"}, {}), (429, {"Retry-After": "1"}, {}),
