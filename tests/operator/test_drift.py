@@ -93,6 +93,17 @@ class DriftTest(OperatorTest):
         self.assertEqual(labels.get("team"), "payments")
         wait_converged(self, "drift", "shop", self.text)
 
+    def test_rollout_restart_left_alone(self):
+        t0 = time.time()
+        self.kubectl.run("rollout", "restart", "deployment", "web", "-n", "drift")
+        time.sleep(scaled(1.0))
+        dep = self.get("/apis/apps/v1/namespaces/drift/deployments/web")
+        self.assertIn("kubectl.kubernetes.io/restartedAt",
+                      dep["spec"]["template"]["metadata"]["annotations"])
+        self.assertEqual(self.operator_writes(t0, "deployments", "web"), [],
+                         "the operator undid kubectl rollout restart")
+        wait_converged(self, "drift", "shop", self.text)
+
     def test_unset_replicas_left_to_autoscaler(self):
         # web leaves replicas unset: an autoscaler (here kubectl scale) owns them.
         t0 = time.time()
