@@ -60,6 +60,29 @@ class Routes(Ho11yCase):
         self.assertLess(elapsed, 10 * SCALE)
 
 
+class AllInterfaces(Ho11yCase):
+    def test_default_listens_on_all_interfaces(self):
+        h = self.start({"HO11Y_BIND_ADDRESS": None, "OTEL_TRACES_EXPORTER": "none"})
+        launch = [l["msg"] for l in h.lines() if l.get("event") == "listening"][0]
+        self.assertEqual(launch, "Launching ho11y: I am [ho11y-svc] listening on port :%d on all "
+                                 "local IPs." % h.port)
+        self.assertEqual(h.get()[0], 200)
+        if socket.has_ipv6:
+            try:
+                c = socket.create_connection(("::1", h.port), timeout=5)
+            except OSError:
+                c = None  # no IPv6 loopback on this machine
+            if c is not None:
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                self.assertTrue(c.recv(100).startswith(b"HTTP/1.1 200"))
+                c.close()
+        # A second generator on the same port fails instead of sharing it.
+        second = self.start({"HO11Y_BIND_ADDRESS": None, "HO11Y_PORT": str(h.port),
+                             "OTEL_TRACES_EXPORTER": "none"}, name="second", wait=False)
+        self.assertEqual(second.wait(), 1)
+        self.assertIn("cannot listen on all interfaces port %d" % h.port, second.output())
+
+
 class Logs(Ho11yCase):
     def test_default_destination_is_stderr(self):
         h = self.start({"OTEL_TRACES_EXPORTER": "none"}, split=True)
