@@ -534,19 +534,52 @@ def _operator_phases(args, standin, kubectl, op, topo_file, n, k):
     res["cpu_idle_s"] = cpu2 - cpu1
     res["rss_idle_kib"] = rss2
     res["status_idle"] = proc_status(op.proc.pid)
-    reqs = standin.requests()
-    res["writes_converge"] = writes_of(reqs, OPERATOR_USER, t0, t_idle0)
-    res["requests_converge"] = requests_of(reqs, OPERATOR_USER, t0, t_idle0)
-    res["writes_idle"] = writes_of(reqs, OPERATOR_USER, t_idle0, t_idle1)
-    res["requests_idle"] = requests_of(reqs, OPERATOR_USER, t_idle0, t_idle1)
-    res["kubectl_requests_topologies"] = len([1 for t, r in reqs if t0 <= t < t_conv and
-                                              r.get("user") != OPERATOR_USER])
     if args.changes:
         res.update(_spec_changes(args, standin, cl, op, n, k))
     _, hwm3, rss3 = op.stat()
     res["hwm_end_kib"] = hwm3
     cl.close()
+    # The request log is read once, at the end: flushing it makes the stand-in write its state
+    # file at once, which would stall the requests measured.
+    reqs = standin.requests()
+    res["writes_converge"] = writes_of(reqs, OPERATOR_USER, t0, t_idle0)
+    res["requests_converge"] = requests_of(reqs, OPERATOR_USER, t0, t_idle0)
+    res["writes_idle"] = writes_of(reqs, OPERATOR_USER, t_idle0, t_idle1)
+    res["requests_idle"] = requests_of(reqs, OPERATOR_USER, t_idle0, t_idle1)
+    if args.changes:
+        res["change_writes"] = writes_of(reqs, OPERATOR_USER, res["changes_t0"],
+                                         res["changes_t1"])
+        res["change_parts"] = _change_parts(reqs, res["change_samples"])
     return res
+
+
+def _change_parts(reqs, samples):
+    """Splits each spec change's latency with the request log (times are when the stand-in
+    finished a request): the PATCH of the Topology, from its end to the start of the operator's
+    update of the Deployment (the operator's part: the watch event reaching it, the queue, the
+    reconcile), and from the start of the update to the watch event seen here."""
+    patches = {}
+    updates = {}
+    for t, r in reqs:
+        if r.get("verb") == "patch" and r.get("resource") == "topologies" and \
+                r.get("user") != OPERATOR_USER:
+            patches.setdefault(r["path"], []).append((t, r["duration"]))
+        elif r.get("verb") == "update" and r.get("resource") == "deployments" and \
+                r.get("user") == OPERATOR_USER:
+            updates.setdefault(r["path"], []).append((t, r["duration"]))
+    parts = []
+    for t_send, t_seen, ns, name in samples:
+        p = [x for x in patches.get("%s/namespaces/%s/topologies/%s" % (TOPO_API, ns, name), ())
+             if x[0] >= t_send]
+        u = [x for x in updates.get("/apis/apps/v1/namespaces/%s/deployments/%s-a" % (ns, name),
+                                    ()) if p and x[0] >= p[0][0]]
+        if not p or not u:
+            continue
+        p_end, u_end, u_dur = p[0][0], u[0][0], u[0][1]
+        # The watch event leaves before the stand-in logs the update, so the last part runs
+        # from the start of the update to the event seen here.
+        parts.append((p_end - t_send, u_end - u_dur - p_end, t_seen - (u_end - u_dur)))
+    return parts
 
 
 def _env_value(deploy, name):
@@ -578,12 +611,12 @@ def _spec_changes(args, standin, cl, op, n, k):
               "labelSelector=" + MANAGED)
     w.start()
     log("operator run: %d spec changes, one at a time" % args.changes)
-    lat, missed = [], 0
+    lat, missed, samples = [], 0, []
     cpu0 = op.stat()[0]
     t_start = time.time()
-    step = max(1, n // max(1, args.changes))
     for i in range(args.changes):
-        ns, name = topo_key((i * step + i // max(1, n)) % n, k)
+        # A prime stride spreads the changes over Topologies and namespaces.
+        ns, name = topo_key((i * 7919) % n, k)
         rate = 11 + i % 89
         key = (ns, name + "-a")
         t_send = time.time()
@@ -598,6 +631,7 @@ def _spec_changes(args, standin, cl, op, n, k):
                 got = seen.get(key)
                 if got is not None and got[1] == str(rate) and got[0] >= t_send:
                     lat.append(got[0] - t_send)
+                    samples.append((t_send, got[0], ns, name))
                     break
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -608,10 +642,9 @@ def _spec_changes(args, standin, cl, op, n, k):
     # Let the last change settle (status, events) before counting its requests.
     time.sleep(2.0)
     w.stop()
-    reqs = standin.requests()
-    writes = writes_of(reqs, OPERATOR_USER, t_start, time.time())
     return {"change_latencies": lat, "change_missed": missed, "changes_s": t_end - t_start,
-            "change_writes": writes, "cpu_changes_s": op.stat()[0] - cpu0}
+            "changes_t0": t_start, "changes_t1": time.time(), "change_samples": samples,
+            "cpu_changes_s": op.stat()[0] - cpu0}
 
 
 # ---- the kubectl run ---------------------------------------------------------------------------
@@ -802,6 +835,15 @@ def report(args, op, kc):
         rows.append(("spec change to child Deployment update, p99",
                      "%.1f ms" % (1000 * pct(lat, 99)) if lat else "n/a",
                      "max %.1f ms" % (1000 * max(lat)) if lat else ""))
+        parts = op.get("change_parts") or []
+        if parts:
+            med = [statistics.median(x[i] for x in parts) for i in range(3)]
+            p99 = [pct([x[i] for x in parts], 99) for i in range(3)]
+            rows.append(("  parts, median: PATCH; operator until its update; update to watch",
+                         "%.1f ms" % (1000 * sum(med)),
+                         " + ".join("%.1f" % (1000 * v) for v in med) + " ms"))
+            rows.append(("  p99 of each part", "",
+                         " / ".join("%.1f" % (1000 * v) for v in p99) + " ms"))
         cw = op["change_writes"]
         rows.append(("operator writes per spec change", "%.2f" % (len(cw) / max(1, len(lat))),
                      ", ".join("%s %s %d" % (v, r, x) for (v, r), x in sorted(Counter(
