@@ -120,6 +120,8 @@ class LeaderTest(OperatorTest):
         spec = self.lease("lock-release")["spec"]
         self.assertFalse(spec.get("holderIdentity"), spec)
         self.assertEqual(spec["leaseDurationSeconds"], 1)
+        self.assertEqual(spec["renewTime"], spec["acquireTime"])
+        self.assertGreater(spec["renewTime"], before["renewTime"])
         self.assertEqual(spec.get("leaseTransitions"), before.get("leaseTransitions"))
 
         # Two: the follower takes over within two retry periods of the release.
