@@ -28,7 +28,9 @@ def env_of(deployment):
     return {e["name"]: e.get("value") for e in c.get("env") or ()}
 
 
-class SpecChangeTest(OperatorTest):
+class SpecChangeBase(OperatorTest):
+    """One operator per test; step() applies a spec and waits for convergence."""
+
     ready_delay = 0.2
 
     def setUp(self):
@@ -46,6 +48,8 @@ class SpecChangeTest(OperatorTest):
         time.sleep(0.3)
         return self.topology(ns, "shop"), child_writes(self.standin, t0)
 
+
+class SpecChangeTest(SpecChangeBase):
     def test_spec_changes_follow(self):
         ns = self.ns("spec-changes")
         collector = "collector:\n  exporters: {awsxray: {enabled: true}}\n"
@@ -57,7 +61,7 @@ class SpecChangeTest(OperatorTest):
 
         # A service added and called: its Deployment and Service are created, the caller's
         # Deployment is updated (DOWNSTREAM1), nothing else is written.
-        web = {"name": "web", "calls": [{"service": "cart"}, {"service": "pay", }]}
+        web = {"name": "web", "calls": [{"service": "cart"}, {"service": "pay"}]}
         v2 = topology_yaml("shop", ns, [web, {"name": "cart"}, {"name": "pay", "port": 8080}],
                            collector)
         topo, w = self.step(ns, v2)
@@ -134,54 +138,6 @@ class SpecChangeTest(OperatorTest):
         rec = self.condition(topo, "Reconciled")
         self.assertEqual((rec["status"], rec["observedGeneration"]),
                          ("True", topo["metadata"]["generation"]))
-
-    def test_collector_mode_and_service_account(self):
-        ns = self.ns("collector-mode")
-        svcs = [{"name": "web", "calls": [{"service": "db"}]}, {"name": "db"}]
-        managed = topology_yaml("shop", ns, svcs)
-        self.step(ns, managed)
-        self.assertIsNotNone(self.kubectl.get("serviceaccount", "shop-collector", ns))
-
-        # External: the four collector objects go, every service sends to the given host.
-        external = topology_yaml("shop", ns, svcs, "collector: {mode: External, external: "
-                                                   "{host: otel.obs, grpcPort: 14317}}\n")
-        topo, w = self.step(ns, external)
-        self.assertEqual(w, [("delete", "configmaps", "shop-collector"),
-                             ("delete", "deployments", "shop-collector"),
-                             ("delete", "serviceaccounts", "shop-collector"),
-                             ("delete", "services", "shop-collector"),
-                             ("update", "deployments", "db"), ("update", "deployments", "web")])
-        for name in ("web", "db"):
-            env = env_of(self.kubectl.get("deployment", name, ns))
-            self.assertEqual(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "otel.obs:14317")
-        self.assertEqual(topo["status"]["collector"]["endpoint"], "otel.obs:14317")
-        self.assertNotIn("configHash", topo["status"]["collector"])
-
-        # Managed again with a service account of the user's: no ServiceAccount is created.
-        own_sa = topology_yaml("shop", ns, svcs, "collector: {serviceAccountName: obs-sa}\n")
-        topo, w = self.step(ns, own_sa)
-        self.assertEqual(w, [("create", "configmaps", None), ("create", "deployments", None),
-                             ("create", "services", None), ("update", "deployments", "db"),
-                             ("update", "deployments", "web")])
-        dep = self.kubectl.get("deployment", "shop-collector", ns)
-        self.assertEqual(dep["spec"]["template"]["spec"]["serviceAccountName"], "obs-sa")
-        self.assertIsNone(self.kubectl.get("serviceaccount", "shop-collector", ns))
-
-    def test_load_added_and_removed(self):
-        ns = self.ns("load")
-        svcs = [{"name": "gate", "port": 8080, "calls": [{"service": "db"}]}, {"name": "db"}]
-        ext = "collector: {mode: External, external: {host: otel.obs}}\n"
-        self.step(ns, topology_yaml("shop", ns, svcs, ext))
-        self.assertIsNone(self.kubectl.get("deployment", "shop-load", ns))
-        topo, w = self.step(ns, topology_yaml("shop", ns, svcs, ext +
-                                              "load: {target: gate, rate: 7}\n"))
-        self.assertEqual(w, [("create", "deployments", None)])
-        env = env_of(self.kubectl.get("deployment", "shop-load", ns))
-        self.assertEqual((env["HO11Y_LOAD_TARGET"], env["HO11Y_LOAD_RATE"]),
-                         ("http://gate:8080/", "7"))
-        topo, w = self.step(ns, topology_yaml("shop", ns, svcs, ext))
-        self.assertEqual(w, [("delete", "deployments", "shop-load")])
-        self.assertIsNone(self.kubectl.get("deployment", "shop-load", ns))
 
     def collector_pods(self, ns):
         items = self.kubectl.json("get", "pods", "-n", ns, "-l", "app=shop-collector")["items"]
