@@ -9,8 +9,8 @@ objects rendered by `ho11yctl render` against a fresh stand-in with the same set
 
 Operator run (a fresh stand-in): the CRD, K namespaces and the operator's ServiceAccount are
 created; the operator runs as that ServiceAccount (so the request log tells its requests
-apart) with --workers W; then, timed, `kubectl apply -f` of one file holding the N Topologies,
-until every Topology is Ready and Reconciled for its generation (seen on a watch of
+apart) with --workers W; then, timed, `kubectl apply -f` of the N Topologies (one file, or P
+files applied by P kubectl processes in parallel, as in the kubectl run), until every Topology is Ready and Reconciled for its generation (seen on a watch of
 Topologies), after which the children are counted with paged lists. Then, from the stand-in's
 request log: the operator's write requests per Topology by verb and resource against the
 minimum (one create per child, the status written once when reconciled and once when Ready);
@@ -71,6 +71,20 @@ def proc_stat(pid):
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     mem = proc_status(pid)
     return cpu, mem.get("VmHWM", 0), mem.get("VmRSS", 0)
+
+
+def proc_maps_rss(pid):
+    """Resident KiB by mapping name (/proc/PID/smaps): files, [heap], [stack], [anon]."""
+    out = {}
+    cur = None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                parts = line.split()
+                cur = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+            elif line.startswith("Rss:"):
+                out[cur] = out.get(cur, 0) + int(line.split()[1])
+    return out
 
 
 def proc_status(pid):
@@ -499,9 +513,10 @@ def _operator_phases(args, standin, kubectl, op, topo_file, n, k):
     cpu0, _, _ = op.stat()
     res["status_start"] = proc_status(op.proc.pid)
     scpu0 = standin.cpu()
-    log("operator run: kubectl apply of %d Topologies" % n)
+    files = topology_files(args, topo_file)
+    log("operator run: kubectl apply of %d Topologies in %d file(s)" % (n, len(files)))
     t0 = time.time()
-    kubectl.run("apply", "-f", topo_file)
+    apply_files(kubectl, files, args.timeout)
     res["apply_topologies_s"] = time.time() - t0
     t_conv = tracker.wait(args.timeout)
     w.stop()
@@ -534,6 +549,7 @@ def _operator_phases(args, standin, kubectl, op, topo_file, n, k):
     res["cpu_idle_s"] = cpu2 - cpu1
     res["rss_idle_kib"] = rss2
     res["status_idle"] = proc_status(op.proc.pid)
+    res["maps_idle"] = proc_maps_rss(op.proc.pid)
     if args.changes:
         res.update(_spec_changes(args, standin, cl, op, n, k))
     _, hwm3, rss3 = op.stat()
@@ -681,6 +697,39 @@ class DeploymentTracker:
             return self.last
 
 
+def groups_of(args):
+    """namespace -> group index: the objects of a group go to one file and one kubectl."""
+    p = max(1, min(args.kubectl_files, args.namespaces))
+    return {ns: i % p for i, ns in enumerate(namespaces(args.namespaces))}, p
+
+
+def topology_files(args, topo_file):
+    """The Topologies split like the rendered objects (the same namespaces per file)."""
+    group, p = groups_of(args)
+    if p == 1:
+        return [topo_file]
+    docs = [[] for _ in range(p)]
+    for d in open(topo_file).read().split("---\n"):
+        ns = re.search(r"namespace: ([a-z0-9-]+)\}", d).group(1)
+        docs[group[ns]].append(d)
+    files = []
+    for i, g in enumerate(docs):
+        path = "%s.%d.yaml" % (topo_file[:-5], i)
+        with open(path, "w") as f:
+            f.write("---\n".join(g))
+        files.append(path)
+    return files
+
+
+def apply_files(kubectl, files, timeout):
+    """kubectl apply -f of each file, all at once, one kubectl process per file."""
+    procs = [kubectl.start("apply", "-f", f) for f in files]
+    for p in procs:
+        _, err = p.communicate(timeout=timeout)
+        if p.returncode != 0:
+            raise SystemExit("kubectl apply failed: %s" % err[-2000:])
+
+
 def render(args, topo_file, work):
     """ho11yctl render of the Topologies, split into P files by namespace groups."""
     r = subprocess.run([args.ho11yctl, "render", topo_file, "-o", "json",
@@ -689,11 +738,10 @@ def render(args, topo_file, work):
     if r.returncode != 0:
         raise SystemExit("ho11yctl render failed: %s" % r.stderr)
     items = json.loads(r.stdout)["items"]
-    p = max(1, min(args.kubectl_files, args.namespaces))
+    group, p = groups_of(args)
     groups = [[] for _ in range(p)]
-    nss = namespaces(args.namespaces)
     for o in items:
-        groups[nss.index(o["metadata"]["namespace"]) % p].append(o)
+        groups[group[o["metadata"]["namespace"]]].append(o)
     files = []
     for i, g in enumerate(groups):
         # A multi-document YAML file (each document in JSON form, which is YAML too), as
@@ -723,11 +771,7 @@ def run_kubectl(args, work, kubectl_bin, topo_file):
         scpu0 = standin.cpu()
         log("kubectl run: kubectl apply of %d objects in %d file(s)" % (len(items), len(files)))
         t0 = time.time()
-        procs = [kubectl.start("apply", "-f", f) for f in files]
-        for p in procs:
-            _, err = p.communicate(timeout=args.timeout)
-            if p.returncode != 0:
-                raise SystemExit("kubectl apply failed: %s" % err[-2000:])
+        apply_files(kubectl, files, args.timeout)
         res["apply_s"] = time.time() - t0
         t_ready = tracker.wait(max(1, args.timeout - res["apply_s"]))
         w.stop()
@@ -779,7 +823,8 @@ def report(args, op, kc):
     rows.append(("convergence: kubectl apply of the Topologies until all Ready (operator)",
                   "%.1f s" % op["converge_s"], ""))
     rows.append(("  of which kubectl apply of the %d Topologies" % n,
-                  "%.1f s" % op["apply_topologies_s"], ""))
+                  "%.1f s" % op["apply_topologies_s"],
+                  "%d kubectl process(es)" % groups_of(args)[1]))
     if kc:
         rows.append(("convergence: kubectl apply of the rendered objects until all "
                      "Deployments available", "%.1f s" % kc["converge_s"],
@@ -859,6 +904,9 @@ def report(args, op, kc):
                     if r.get("verb") not in WRITE_VERBS)
     print("operator read requests until convergence: %s" % (
         ", ".join("%s %d" % kv for kv in sorted(reads.items())) or "none"))
+    top = sorted(op["maps_idle"].items(), key=lambda kv: -kv[1])[:12]
+    print("operator resident memory when idle, by mapping (KiB): %s" % (
+        ", ".join("%s %d" % kv for kv in top)))
     print("events on Topologies (listed at convergence): %s" % (
         ", ".join("%s %d" % kv for kv in sorted(op["events_listed"].items())) or "none"))
     if op["writes_idle"]:
@@ -878,8 +926,8 @@ def main():
     ap.add_argument("--workers", type=int, default=0,
                     help="the operator's --workers (default: its own default)")
     ap.add_argument("--kubectl-files", type=int, default=1,
-                    help="split the rendered objects into this many files applied by as many "
-                         "kubectl processes in parallel (default 1: one file)")
+                    help="in both runs, split the objects (by namespace) into this many files "
+                         "applied by as many kubectl processes in parallel (default 1)")
     ap.add_argument("--skip-kubectl", action="store_true", help="only the operator run")
     ap.add_argument("--skip-operator", action="store_true",
                     help="only the kubectl run (while developing)")
