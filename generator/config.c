@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -716,11 +717,39 @@ static enum ho11y_err load_behaviour(const struct env *e, struct gen_config *cfg
     return load_downstreams(e, cfg);
 }
 
+/*
+ * The cores this process may use: the CPUs of its affinity mask, capped by a cgroup v2 CPU quota
+ * (cpu.max, "max 100000" or "<quota> <period>", rounded up). In a container the online CPUs are
+ * the node's, and a thread per node core would only cost memory.
+ */
+static long cpu_budget(void)
+{
+    cpu_set_t set;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        n = CPU_COUNT(&set);
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (f) {
+        char quota[32] = "";
+        unsigned long long period = 0;
+        if (fscanf(f, "%31s %llu", quota, &period) == 2 && strcmp(quota, "max") != 0 && period) {
+            unsigned long long q;
+            if (parse_uint(quota, 1, 1ULL << 40, &q)) {
+                long cores = (long)((q + period - 1) / period);
+                if (cores < n)
+                    n = cores;
+            }
+        }
+        fclose(f);
+    }
+    return n > 0 ? n : 1;
+}
+
 static enum ho11y_err load_server(const struct env *e, struct gen_config *cfg)
 {
     enum ho11y_err r;
     unsigned long long u;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long ncpu = cpu_budget();
     if ((r = get_uint(e, "HO11Y_PORT", 0, 65535, 8765, &u)))
         return r;
     cfg->port = (unsigned)u;

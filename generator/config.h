@@ -49,7 +49,7 @@ struct gen_config {
     /* server */
     unsigned port;      /* 0 = any free port */
     char *bind_address; /* NULL = all interfaces */
-    unsigned threads;   /* HTTP worker threads; default: online CPUs */
+    unsigned threads;   /* HTTP worker threads; default: the CPUs it may use (affinity, quota) */
     unsigned max_connections;
     unsigned idle_timeout_s;
     int64_t shutdown_timeout_ns;

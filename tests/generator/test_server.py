@@ -2,13 +2,16 @@
 and a clean stop on SIGTERM or SIGINT (no new connections, in-flight requests finished, spans
 flushed, exit 0)."""
 
+import json
+import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 import unittest
 
-from ho11ytest import SCALE, Ho11yCase, RawConn
+from ho11ytest import HO11Y, SCALE, Ho11yCase, RawConn
 
 
 class Routes(Ho11yCase):
@@ -81,6 +84,34 @@ class AllInterfaces(Ho11yCase):
                              "OTEL_TRACES_EXPORTER": "none"}, name="second", wait=False)
         self.assertEqual(second.wait(), 1)
         self.assertIn("cannot listen on all interfaces port %d" % h.port, second.output())
+
+
+class Threads(Ho11yCase):
+    def test_threads_follow_the_cpus_it_may_use(self):
+        h = self.start({"OTEL_TRACES_EXPORTER": "none", "HO11Y_BIND_ADDRESS": "127.0.0.1"})
+        line = [l for l in h.lines() if l.get("event") == "listening"][0]
+        want = len(os.sched_getaffinity(0))
+        try:
+            with open("/sys/fs/cgroup/cpu.max") as f:
+                quota, period = f.read().split()
+            if quota != "max":
+                want = min(want, -(-int(quota) // int(period)))
+        except (OSError, ValueError):
+            pass
+        self.assertEqual(line["threads"], want)
+        # Pinned to one CPU (as a container with a CPU limit of 1 would be): one thread.
+        env = dict(h.env, HO11Y_PORT="0")
+        p = subprocess.Popen([HO11Y], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}))
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        for raw in p.stdout:
+            line = json.loads(raw)
+            if line.get("event") == "listening":
+                self.assertEqual(line["threads"], 1)
+                break
+        else:
+            self.fail("no listening line")
 
 
 class Logs(Ho11yCase):
