@@ -158,6 +158,13 @@ class ClusterTestCase(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
 
+def sanitized(path):
+    """Whether the program at path was built with ASan or TSan (their runtimes are linked in)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     import socket

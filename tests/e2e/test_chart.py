@@ -19,7 +19,7 @@ RELEASE = "ho11y-operator"
 # What the operator does with each kind (operator/ is the source; the end-to-end test checks
 # that the operator, run with RBAC enforced, uses every one of these and needs nothing else).
 WATCHED_RULES = {
-    ("ho11y.dev", "topologies", ""): {"list", "watch"},
+    ("ho11y.dev", "topologies", ""): {"get", "list", "watch"},
     ("ho11y.dev", "topologies/status", ""): {"patch"},
     ("apps", "deployments", ""): {"get", "list", "watch", "create", "update", "delete"},
     ("", "services", ""): {"get", "list", "watch", "create", "update", "delete"},

@@ -60,7 +60,9 @@ app.kubernetes.io/part-of: ho11y
 The rules the operator needs on Topologies, their children and events, wherever it watches:
 exactly the requests it makes (the end-to-end test runs the operator with these rules and RBAC
 enforced, and checks that it uses every one of them). Topologies are read through the informer
-(list, watch); status is written with a merge patch on the status subresource. Children are
+(list, watch), and read directly (get) before a child that disappeared is created again, in case
+the Topology itself is being deleted; status is written with a merge patch on the status
+subresource. Children are
 listed and watched by label, created, read when a create finds the name taken, updated with the
 live resourceVersion and deleted when no longer desired. Events are created, and patched when
 the same event repeats.
@@ -68,7 +70,7 @@ the same event repeats.
 {{- define "ho11y-operator.rules" -}}
 - apiGroups: ["ho11y.dev"]
   resources: ["topologies"]
-  verbs: ["list", "watch"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: ["ho11y.dev"]
   resources: ["topologies/status"]
   verbs: ["patch"]
