@@ -643,32 +643,40 @@ def _walk_listtypes(v, s, path, out):
 
 
 class _CelCache:
+    """Compiled programs by (schema node, expression). An entry keeps its schema node and is
+    used only for that very node, so a cache may outlive the schemas it has seen."""
+
+    MAX = 20000
+
     def __init__(self):
         self.progs = {}
 
+    def get(self, key, s, make):
+        hit = self.progs.get(key)
+        if hit is None or hit[0] is not s:
+            try:
+                p = make()
+            except cel.CelError:
+                p = None
+            if len(self.progs) >= self.MAX:
+                self.progs.clear()
+            self.progs[key] = hit = (s, p)
+        return hit[1]
+
+
+# Requests are validated with this cache: compiling every rule of the CRD again for each
+# request was most of the cost of writing a custom resource.
+_SHARED_CEL = _CelCache()
+
 
 def _rule_program(rule, s, root, cache):
-    key = (id(s), rule.get("rule"), root)
-    p = cache.progs.get(key, _MISSING)
-    if p is _MISSING:
-        try:
-            p = cel.compile(rule.get("rule", ""), self_schema=s, old_self=True, root=root)
-        except cel.CelError:
-            p = None
-        cache.progs[key] = p
-    return p
+    return cache.get((id(s), rule.get("rule"), root), s, lambda: cel.compile(
+        rule.get("rule", ""), self_schema=s, old_self=True, root=root))
 
 
 def _msg_program(expr, s, root, cache):
-    key = (id(s), "msg", expr, root)
-    p = cache.progs.get(key, _MISSING)
-    if p is _MISSING:
-        try:
-            p = cel.compile(expr, self_schema=s, old_self=True, root=root, result="string")
-        except cel.CelError:
-            p = None
-        cache.progs[key] = p
-    return p
+    return cache.get((id(s), "msg", expr, root), s, lambda: cel.compile(
+        expr, self_schema=s, old_self=True, root=root, result="string"))
 
 
 def _rule_text(rule):
@@ -824,7 +832,7 @@ def validate(obj, schema, old=None, _cache=None):
                                "FieldValueTooMany", "FieldValueTypeInvalid") for e in errs):
             errs.append(invalid("<nil>", None, BLOCKING_MESSAGE))
         else:
-            _walk_cel(obj, schema, "", oldv, True, _cache or _CelCache(), errs)
+            _walk_cel(obj, schema, "", oldv, True, _cache or _SHARED_CEL, errs)
     return errs
 
 

@@ -130,6 +130,15 @@ class App:
         self.openapi_cache = (None, None)
         self.builtin_openapi = None
         self.ip_lock = threading.Lock()
+        # The clusterIPs and nodePorts of the stored Services, counted, kept up to date from
+        # the store's events (under its lock), so that allocating one does not scan every
+        # Service.
+        self.svc_ips = {}
+        self.svc_node_ports = {}
+        with self.store.lock:
+            for svc in self.store.list("services"):
+                self._count_service(svc, 1)
+            self.store.listeners.append(self._on_service_event)
         ca_path = os.path.join(state_dir, "ca.crt")
         with open(ca_path) as f:
             self.ca_pem = f.read()
@@ -169,6 +178,21 @@ class App:
         if rt.plural == "services" and not rt.group:
             self._allocate_service(obj)
 
+    def _on_service_event(self, ev):
+        if ev.key != "services":
+            return
+        if ev.old is not None:
+            self._count_service(ev.old, -1)
+        if ev.type != "DELETED":
+            self._count_service(ev.obj, 1)
+
+    def _count_service(self, svc, d):
+        spec = svc.get("spec") or {}
+        _count(self.svc_ips, spec.get("clusterIP"), d)
+        for p in spec.get("ports") or []:
+            if isinstance(p, dict) and p.get("nodePort"):
+                _count(self.svc_node_ports, p["nodePort"], d)
+
     def _allocate_service(self, obj):
         spec = obj.setdefault("spec", {})
         if spec.get("type") == "ExternalName":
@@ -177,13 +201,8 @@ class App:
         if ip == "None":
             spec["clusterIPs"] = ["None"]
         else:
-            used = set()
-            ports = set()
-            for s in self.store.list("services"):
-                used.add((s.get("spec") or {}).get("clusterIP"))
-                for p in (s.get("spec") or {}).get("ports") or []:
-                    if p.get("nodePort"):
-                        ports.add(p["nodePort"])
+            used = self.svc_ips
+            ports = self.svc_node_ports
             if ip:
                 try:
                     ipaddress.IPv4Address(ip)
@@ -213,12 +232,13 @@ class App:
             spec["clusterIPs"] = [ip]
             if spec.get("type") in ("NodePort", "LoadBalancer"):
                 nxt = self.store.extra.get("nextNodePort", 30000)
+                taken = set()
                 for p in spec.get("ports") or []:
                     if not p.get("nodePort"):
-                        while nxt in ports:
+                        while nxt in ports or nxt in taken:
                             nxt = 30000 + (nxt - 29999) % 2768
                         p["nodePort"] = nxt
-                        ports.add(nxt)
+                        taken.add(nxt)
                 self.store.extra["nextNodePort"] = nxt
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
@@ -518,6 +538,18 @@ class App:
             self.store.save()
             return apimod.json_response(200, {"flushed": True})
         return _not_found()
+
+
+def _count(counts, key, d):
+    """Adds d to counts[key]; a key whose count falls to zero is removed. Only strings and
+    numbers are counted (allocation compares candidates of those types only)."""
+    if not isinstance(key, (str, int, float)):
+        return
+    n = counts.get(key, 0) + d
+    if n > 0:
+        counts[key] = n
+    else:
+        counts.pop(key, None)
 
 
 def _not_found():
