@@ -171,10 +171,15 @@ source_url=$(sed -E 's#^([a-z+]+://)[^/@]*@#\1#' <<<"$source_url") # never crede
 revision=${REVISION-$(git rev-parse HEAD 2>/dev/null || true)}
 
 log "building $image:$version"
+# The labels that name the commit are also given on the command line: a build whose every step
+# is cached would otherwise keep the previous build's values (the build arguments alone do not
+# invalidate the cached LABEL step in buildah).
 build_log=$(mktemp "${TMPDIR:-/tmp}/ho11y-image-build.XXXXXX")
 if ! "${bah[@]}" bud --isolation "$isolation" --layers --pull=never \
     --build-arg VERSION="$version" --build-arg JOBS="$jobs" \
     --build-arg SOURCE="$source_url" --build-arg REVISION="$revision" \
+    --label org.opencontainers.image.source="$source_url" \
+    --label org.opencontainers.image.revision="$revision" \
     --tag "$image:$version" --tag "$image:latest" -f Dockerfile . >"$build_log" 2>&1; then
     tail -n 40 "$build_log" >&2
     rm -f "$build_log"

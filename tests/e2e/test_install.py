@@ -159,16 +159,7 @@ class OperatorOnCluster(e2elib.ClusterTestCase):
 
     def requests(self, user=SA_USER):
         srv = self.cluster.server
-        # The stand-in's background state saver and `admin flush` share one temporary file
-        # name, so a flush can lose that race (500); the request log is written either way.
-        for attempt in range(3):
-            try:
-                srv.admin("flush")
-                break
-            except AssertionError:
-                if attempt == 2:
-                    raise
-                time.sleep(0.2)
+        srv.admin("flush")
         out = []
         with open(os.path.join(srv.state_dir, "requests.log")) as f:
             for line in f:
