@@ -94,7 +94,7 @@ class MinimalRbacTest(OperatorOnCluster):
         self.assertIn('cannot create resource "deployments" in API group "apps"', r["message"])
         self.assertEqual(self.cluster.kubectl("get", "deployments", "-n", "rbac-deploy", "-o",
                                               "name").stdout, "")
-        pod.stop()
+        self.stop_pods([pod])
 
     def test_patch_topology_status(self):
         pod = self.run_case("rbac-status", "ho11y.dev", "topologies/status", "patch")
@@ -102,7 +102,7 @@ class MinimalRbacTest(OperatorOnCluster):
         self.cluster.wait_for(lambda: len(self.children("rbac-status")) == 10, 30,
                               "the children")
         self.assertEqual(self.status("rbac-status")[0], {})
-        pod.stop()
+        self.stop_pods([pod])
 
     def test_list_services(self):
         pod = self.run_case("rbac-list", "", "services", "list")
@@ -111,7 +111,7 @@ class MinimalRbacTest(OperatorOnCluster):
         self.assertFalse(pod.probe("readinessProbe"))
         self.assertTrue(pod.probe("livenessProbe"))
         self.assertEqual(self.status("rbac-list")[0], {})
-        pod.stop()
+        self.stop_pods([pod])
 
     def test_create_events(self):
         pod = self.run_case("rbac-events", "", "events", "create")
@@ -119,7 +119,7 @@ class MinimalRbacTest(OperatorOnCluster):
                              "rbac-events", "--timeout=60s")
         self.assertEqual(self.cluster.kubectl_json("get", "events", "-n",
                                                    "rbac-events")["items"], [])
-        pod.stop()
+        self.stop_pods([pod])
 
     def test_create_lease(self):
         # The lease left by earlier operators would only need update: start without one.
@@ -131,7 +131,7 @@ class MinimalRbacTest(OperatorOnCluster):
         self.assertEqual(pod.metric("leader_election_master_status"), 0)
         self.assertEqual(self.status("rbac-lease")[0], {})
         self.assertEqual(self.children("rbac-lease"), {})
-        pod.stop()
+        self.stop_pods([pod])
 
 
 if __name__ == "__main__":
