@@ -86,6 +86,11 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     say "build took $(($(date +%s) - b0)) s"
 fi
 "${bah[@]}" inspect --type image "$image" >/dev/null 2>&1 || fail "no image $image"
+# Working containers left by an earlier run that was killed hold their images: remove them.
+for name in $("${bah[@]}" containers --format '{{.ContainerName}}' 2>/dev/null |
+    grep '^ho11y-image-test-[0-9]*$' || true); do
+    kill -0 "${name##*-}" 2>/dev/null || "${bah[@]}" rm "$name" >/dev/null 2>&1 || true
+done
 ctr=$("${bah[@]}" from --pull=never --quiet --name "ho11y-image-test-$$" "$image")
 
 # ---- 2. configuration ------------------------------------------------------------------------
