@@ -75,6 +75,19 @@ def _walk(v, path, names, typer, out):
 
 
 _MISSING = object()
+_KEY_VALUES = {}
+
+
+def _key_value(val):
+    """json.loads of a map-list item key (k:...), kept: the same keys are looked up again and
+    again. The value returned is shared, so callers only read it."""
+    want = _KEY_VALUES.get(val)
+    if want is None:
+        want = json.loads(val)
+        if len(_KEY_VALUES) >= 50000:
+            _KEY_VALUES.clear()
+        _KEY_VALUES[val] = want
+    return want
 
 
 def get_at(obj, path):
@@ -87,7 +100,7 @@ def get_at(obj, path):
         elif kind == "k":
             if not isinstance(cur, list):
                 return _MISSING
-            want = json.loads(val)
+            want = _key_value(val)
             for item in cur:
                 if isinstance(item, dict) and all(item.get(a) == b for a, b in want.items()):
                     cur = item
@@ -150,10 +163,11 @@ def _elem_key(e):
 
 def to_trie(paths):
     root = {}
+    prefix = _PREFIX
     for p in sorted(paths):
         node = root
         for e in p:
-            node = node.setdefault(_elem_key(e), {})
+            node = node.setdefault(prefix[e[0]] + e[1], {})  # _elem_key, inlined: hot
         if p and p[-1][0] == "k":
             node["."] = {}
     return root
