@@ -4,7 +4,7 @@
 #   2. warnings-as-errors build + the whole ctest suite
 #   3. ASan+UBSan build + the suite again (the Python-only API server stand-in tests once is enough)
 #   3b. TSan build + the Kubernetes client unit tests and the threaded operator process tests
-#   4. each libFuzzer target briefly (FUZZ_SECONDS, default 30)
+#   4. each libFuzzer target briefly (FUZZ_SECONDS, default 20)
 #   5. the container image: built with buildah and checked from the inside (tests/image)
 # Environment: JOBS (default 2), FUZZ_SECONDS, SKIP_SANITIZERS=1, SKIP_TSAN=1, SKIP_FUZZ=1,
 # SKIP_IMAGE=1 for quick local runs.
@@ -61,7 +61,7 @@ fi
 
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
     step "fuzzing"
-    scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+    scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 fi
 # ---- image ----
 # The real Dockerfile built with buildah (the debootstrapped base image is made once and kept),
