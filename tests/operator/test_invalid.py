@@ -1,16 +1,21 @@
 """An invalid Topology that the CRD schema lets through (a call cycle, a service named like the
 collector: rules CEL cannot express) gets Reconciled=False/InvalidSpec with every error in the
 message and one Warning event per generation, and nothing is created; other Topologies keep
-being reconciled; fixing the spec reconciles it. A reference to an unknown service is already
-refused by the CRD's rule."""
+being reconciled; fixing the spec reconciles it. A reference to an unknown service is refused
+by the CRD's rule, but one stored while the CRD lacked that rule (an older CRD) is reported as
+InvalidSpec the same way; the rule, once back, refuses updates that change the services but
+keep the bad reference."""
 
+import json
 import time
 import unittest
 
-from harness import (OperatorTest, converged, operator_user, topology_yaml, wait_converged, wait_until,
-                     writes)
+from harness import (CRD, OperatorTest, converged, operator_user, topology_yaml, wait_converged,
+                     wait_until, writes)
 
 EXTERNAL = "collector: {mode: External, external: {host: otel.obs}}\n"
+CRD_NAME = "topologies.ho11y.dev"
+REF_RULE_MESSAGE = "every calls[].service must name a service of this Topology"
 CYCLE = [{"name": "a", "calls": [{"service": "b"}]},
          {"name": "b", "calls": [{"service": "c"}]},
          {"name": "c", "calls": [{"service": "a"}]},
@@ -120,6 +125,81 @@ class InvalidTest(OperatorTest):
                    0.1, "a third InvalidSpec report")
         time.sleep(0.5)
         self.assertEqual(sum(e["count"] for e in self.invalid_events(ns, "loop")), 3)
+
+    def ref_rule_pointer(self):
+        """The JSON pointer of the CRD's rule on calls[].service, or None when it is absent."""
+        crd = self.kubectl.json("get", "crd", CRD_NAME)
+        for vi, v in enumerate(crd["spec"]["versions"]):
+            services = v["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+                "services"]
+            for ri, rule in enumerate(services.get("x-kubernetes-validations") or ()):
+                if rule.get("message") == REF_RULE_MESSAGE:
+                    return ("/spec/versions/%d/schema/openAPIV3Schema/properties/spec/properties/"
+                            "services/x-kubernetes-validations/%d" % (vi, ri))
+        return None
+
+    def test_unknown_reference_stored_before_the_rule(self):
+        ns = self.ns("invalid-old")
+        good = topology_yaml("good", ns, [{"name": "solo"}], EXTERNAL)
+        dangling = [{"name": "a", "calls": [{"service": "ghost"}]}, {"name": "b"}]
+        bad = topology_yaml("dangling", ns, dangling, EXTERNAL)
+
+        # An older CRD without the rule on references, as on a cluster upgraded later.
+        pointer = self.ref_rule_pointer()
+        self.assertIsNotNone(pointer)
+        self.addCleanup(self.kubectl.run, "apply", "-f", CRD)
+        patch = [{"op": "test", "path": pointer + "/message", "value": REF_RULE_MESSAGE},
+                 {"op": "remove", "path": pointer}]
+        self.kubectl.run("patch", "crd", CRD_NAME, "--type=json", "-p", json.dumps(patch))
+        self.assertIsNone(self.ref_rule_pointer())
+        t0 = time.time()
+        self.kubectl.apply(bad + "---\n" + good)
+        # The current CRD again: the rule does not touch what is stored.
+        self.kubectl.run("apply", "-f", CRD)
+        self.assertIsNotNone(self.ref_rule_pointer())
+        self.assertIsNotNone(self.topology(ns, "dangling"))
+
+        topo = self.wait_condition(ns, "dangling", "Reconciled", "False", "InvalidSpec")
+        msg = self.condition(topo, "Reconciled")["message"]
+        self.assertIn('spec.services[0].calls[0].service: Not found: "ghost"', msg)
+        ready = self.condition(topo, "Ready")
+        self.assertEqual((ready["status"], ready["reason"]), ("False", "InvalidSpec"))
+        wait_converged(self, ns, "good", good)
+        time.sleep(1.0)
+        evs = self.invalid_events(ns, "dangling")
+        self.assertEqual(len(evs), 1, evs)
+        self.assertEqual((evs[0]["type"], evs[0]["count"]), ("Warning", 1))
+        self.assertIn('"ghost"', evs[0]["message"])
+        self.assertEqual([k for k, o in self.children(ns).items()
+                          if o["metadata"]["labels"].get("ho11y.dev/topology") == "dangling"], [])
+        # The only objects written are those of the good Topology (one service).
+        w = writes(self.standin.requests(since=t0), operator_user())
+        self.assertEqual(sorted(r["resource"] for r in w
+                                if r["resource"] not in ("events", "topologies/status")),
+                         ["deployments", "services"])
+        self.assertEqual([(r["verb"], r["resource"]) for r in w
+                          if "/topologies/dangling" in r["path"]],
+                         [("patch", "topologies/status")])
+
+        # The rule applies to updates that change the services: one that keeps the bad
+        # reference is refused. An update elsewhere leaves the unchanged services alone
+        # (validation ratcheting), as the operator's own status writes did above.
+        changed = topology_yaml("dangling", ns, [dict(dangling[0], replicas=2), dangling[1]],
+                                EXTERNAL)
+        r = self.kubectl.run("apply", "-f", "-", input=changed, check=False)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn(REF_RULE_MESSAGE, r.stderr)
+        self.kubectl.run("label", "topology", "dangling", "-n", ns, "team=payments")
+        after = self.topology(ns, "dangling")
+        self.assertEqual(after["metadata"]["generation"], topo["metadata"]["generation"])
+        self.assertEqual(after["spec"]["services"][0]["calls"], [{"service": "ghost"}])
+
+        # Fixed: reconciled as usual.
+        fixed = topology_yaml("dangling", ns, [{"name": "a", "calls": [{"service": "b"}]},
+                                               {"name": "b"}], EXTERNAL)
+        self.kubectl.apply(fixed)
+        wait_converged(self, ns, "dangling", fixed)
+        self.assertEqual(len(self.invalid_events(ns, "dangling")), 1)
 
     def test_unknown_reference_refused_by_the_schema(self):
         ns = self.ns("invalid-ref")
