@@ -12,9 +12,14 @@ _SKIP_META = {"name", "namespace", "uid", "resourceVersion", "generation", "crea
               "generateName"}
 
 
+# The same text as json.dumps(..., sort_keys=True, separators=(",", ":")) and
+# json.dumps(..., separators=(",", ":")), without building an encoder per call.
+_sorted_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _key_of(item, keys):
-    return json.dumps({k: item.get(k) for k in keys if k in item}, sort_keys=True,
-                      separators=(",", ":"))
+    return _sorted_dumps({k: item.get(k) for k in keys if k in item})
 
 
 def fieldset(obj, typer, include_status=True, skip=(), skip_meta=()):
@@ -36,18 +41,6 @@ def fieldset(obj, typer, include_status=True, skip=(), skip_meta=()):
     return out
 
 
-def _shared(old, new):
-    """Top-level fields and metadata fields that new shares with old (the very same object, as
-    after a status write that copies the rest): their paths and values are the same in both, so
-    none of them can be changed or removed, and both field sets may leave them out."""
-    top = {k for k, v in new.items() if k != "metadata" and k in old and old[k] is v}
-    om, nm = old.get("metadata"), new.get("metadata")
-    meta = set()
-    if isinstance(om, dict) and isinstance(nm, dict):
-        meta = {k for k, v in nm.items() if k in om and om[k] is v}
-    return top, meta
-
-
 def _walk(v, path, names, typer, out):
     if isinstance(v, dict):
         if not v:
@@ -67,7 +60,7 @@ def _walk(v, path, names, typer, out):
             return
         if t == "set" and all(not isinstance(i, (dict, list)) for i in v):
             for item in v:
-                out.add(path + (("v", json.dumps(item, separators=(",", ":"))),))
+                out.add(path + (("v", _dumps(item)),))
             return
         out.add(path)
         return
@@ -161,16 +154,66 @@ def _elem_key(e):
     return _PREFIX[e[0]] + e[1]
 
 
+# Tries made by to_trie, with the field set from_trie gives back for each: stored objects are
+# never changed, so the managedFields of the stored object a write starts from are usually
+# tries made here by an earlier write, and neither parsing them again nor encoding an
+# unchanged set again is needed. id(trie) -> (trie, fields); bounded, oldest dropped first.
+_TRIES = {}
+_TRIES_MAX = 16384
+
+
 def to_trie(paths):
     root = {}
     prefix = _PREFIX
+    # In sorted order a path shares a prefix with the one before, whose nodes are at hand:
+    # only the elements after the common prefix are looked up or added. Paths the trie does
+    # not give back (from_trie): the empty path, and a path (other than a map-list item) that
+    # is a prefix of another, which comes right before a path extending it.
+    nodes = [root]
+    prev = ()
+    dropped = None
     for p in sorted(paths):
-        node = root
-        for e in p:
+        m = len(p)
+        if not m:
+            dropped = [p]
+            continue
+        lp = len(prev)
+        n = 0
+        while n < lp and n < m and p[n] == prev[n]:
+            n += 1
+        if n == lp and lp and m > n and prev[-1][0] != "k":
+            if dropped is None:
+                dropped = []
+            dropped.append(prev)
+        del nodes[n + 1:]
+        node = nodes[n]
+        for e in p[n:]:
             node = node.setdefault(prefix[e[0]] + e[1], {})  # _elem_key, inlined: hot
-        if p and p[-1][0] == "k":
+            nodes.append(node)
+        if p[-1][0] == "k":
             node["."] = {}
+        prev = p
+    fields = paths if isinstance(paths, (set, frozenset)) else set(paths)
+    if dropped:
+        fields = set(fields).difference(dropped)
+    _remember(root, fields)
     return root
+
+
+def _remember(trie, fields):
+    if len(_TRIES) >= _TRIES_MAX:
+        for k in list(_TRIES)[:_TRIES_MAX // 4]:
+            del _TRIES[k]
+    _TRIES[id(trie)] = (trie, fields)
+
+
+def parse_trie(trie):
+    """(from_trie(trie), trie if it was made by to_trie else None); the set is shared, so
+    callers do not change it."""
+    hit = _TRIES.get(id(trie))
+    if hit is not None and hit[0] is trie:
+        return hit[1], trie
+    return from_trie(trie), None
 
 
 def from_trie(node, prefix=()):
@@ -193,16 +236,18 @@ def from_trie(node, prefix=()):
 
 class Entry:
     __slots__ = ("manager", "operation", "api_version", "time", "subresource", "fields",
-                 "changed")
+                 "changed", "trie")
 
-    def __init__(self, manager, operation, api_version, time_, subresource, fields):
+    def __init__(self, manager, operation, api_version, time_, subresource, fields, trie=None):
         self.manager = manager
         self.operation = operation
         self.api_version = api_version
         self.time = time_
         self.subresource = subresource
-        self.fields = fields
+        self.fields = fields  # never changed in place (it may be shared): replaced
         self.changed = False
+        # (fields as parsed, the trie made by to_trie they were parsed from), or None
+        self.trie = trie
 
     def ident(self):
         return (self.manager, self.operation, self.subresource)
@@ -213,9 +258,13 @@ def parse_managed(obj):
     for e in (obj.get("metadata") or {}).get("managedFields") or []:
         if not isinstance(e, dict):
             continue
-        out.append(Entry(e.get("manager", ""), e.get("operation", "Update"),
-                         e.get("apiVersion", ""), e.get("time"), e.get("subresource", ""),
-                         from_trie(e.get("fieldsV1") or {})))
+        fv = e.get("fieldsV1") or {}
+        fields, trie = parse_trie(fv)
+        ent = Entry(e.get("manager", ""), e.get("operation", "Update"), e.get("apiVersion", ""),
+                    e.get("time"), e.get("subresource", ""), fields)
+        if trie is not None:
+            ent.trie = (fields, trie)
+        out.append(ent)
     return out
 
 
@@ -228,7 +277,9 @@ def encode_managed(entries):
         if e.time:
             d["time"] = e.time
         d["fieldsType"] = "FieldsV1"
-        d["fieldsV1"] = to_trie(e.fields)
+        t = e.trie
+        # to_trie(from_trie(t)) == t for a trie t made by to_trie
+        d["fieldsV1"] = t[1] if t is not None and t[0] is e.fields else to_trie(e.fields)
         if e.subresource:
             d["subresource"] = e.subresource
         out.append(d)
@@ -248,21 +299,14 @@ def track_update(old, new, manager, api_version, typer, subresource=""):
     if old is not None and "managedFields" in meta and \
             meta["managedFields"] != (old.get("metadata") or {}).get("managedFields"):
         if meta["managedFields"] == []:
-            entries = []
+            explicit_empty = True
         else:
             return  # the client replaced managedFields explicitly: keep what it sent
     else:
-        entries = parse_managed(old) if old is not None else []
+        explicit_empty = False
     include_status = True
     if old is not None:
-        top, meta_shared = _shared(old, new)
-        new_set = fieldset(new, typer, include_status, top, meta_shared)
-        old_set = fieldset(old, typer, include_status, top, meta_shared)
-        changed = set()
-        for p in new_set:
-            if p not in old_set or get_at(old, p) != get_at(new, p):
-                changed.add(p)
-        removed = old_set - new_set
+        changed, removed = _changes(old, new, typer)
     else:
         changed = fieldset(new, typer, include_status)
         removed = set()
@@ -271,11 +315,14 @@ def track_update(old, new, manager, api_version, typer, subresource=""):
         if not meta["managedFields"]:
             meta.pop("managedFields")
         return
+    entries = parse_managed(old) if old is not None and not explicit_empty else []
     for e in entries:
+        # (a set is replaced only when it loses paths: an unchanged one keeps its trie)
         before = len(e.fields)
-        e.fields = e.fields - removed
+        if removed and not e.fields.isdisjoint(removed):
+            e.fields = e.fields - removed
         if not (e.manager == manager and e.operation == "Update" and
-                e.subresource == subresource):
+                e.subresource == subresource) and not e.fields.isdisjoint(changed):
             e.fields = e.fields - changed
         if len(e.fields) != before:
             e.changed = True
@@ -283,7 +330,8 @@ def track_update(old, new, manager, api_version, typer, subresource=""):
     if mine is None:
         mine = Entry(manager, "Update", api_version, None, subresource, set())
         entries.append(mine)
-    mine.fields = mine.fields | changed
+    if not changed.issubset(mine.fields):
+        mine.fields = mine.fields | changed
     mine.api_version = api_version
     mine.time = now_rfc3339()
     encoded = encode_managed(entries)
@@ -291,6 +339,112 @@ def track_update(old, new, manager, api_version, typer, subresource=""):
         meta["managedFields"] = encoded
     else:
         meta.pop("managedFields", None)
+
+
+def _same_json(a, b):
+    """a == b with the same JSON text: equal values of one type (1, 1.0 and true are equal
+    in Python but not the same field value here) and keys in the same order. Not for NaN,
+    which is never equal to itself."""
+    if a is b:
+        t = _dumps(a)
+    else:
+        if a != b:
+            return False
+        t = _dumps(a)
+        if t != _dumps(b):
+            return False
+    return "NaN" not in t
+
+
+def _changes(old, new, typer):
+    """(changed, removed) for a write of new over old: the paths of new's field set whose
+    value differs from old's at that path (or that old lacks), and the paths of old's field
+    set that new lacks; status included. The same sets as comparing the two objects' whole
+    field sets path by path, found without walking the parts the two have in common: the
+    field set is a union over map keys, so a key with the very same value on both sides adds
+    the same paths and values to both and can be left out, and a key present on one side
+    only adds paths to that side only."""
+    changed = set()
+    removed = set()
+    for k, nv in new.items():
+        if k in ("apiVersion", "kind"):
+            continue
+        if k == "metadata" and isinstance(nv, dict):
+            ov = old.get("metadata")
+            if not isinstance(ov, dict):
+                # (metadata walked as a value on one side, by fields on the other)
+                if "metadata" in old:
+                    _walk(ov, (("f", k),), (k,), typer, removed)
+                for mk, mv in nv.items():
+                    if mk not in _SKIP_META:
+                        _walk(mv, (("f", "metadata"), ("f", mk)), ("metadata", mk), typer,
+                              changed)
+                continue
+            for mk, mv in nv.items():
+                if mk in _SKIP_META:
+                    continue
+                p = (("f", "metadata"), ("f", mk))
+                if mk in ov:
+                    x = ov[mk]
+                    if x is not mv and not _same_json(x, mv):
+                        _diff(x, mv, p, ("metadata", mk), typer, changed, removed)
+                else:
+                    _walk(mv, p, ("metadata", mk), typer, changed)
+            for mk, x in ov.items():
+                if mk not in _SKIP_META and mk not in nv:
+                    _walk(x, (("f", "metadata"), ("f", mk)), ("metadata", mk), typer, removed)
+            continue
+        p = (("f", k),)
+        if k in old:
+            ov = old[k]
+            if k == "metadata" and isinstance(ov, dict):
+                _walk(nv, p, (k,), typer, changed)
+                for mk, x in ov.items():
+                    if mk not in _SKIP_META:
+                        _walk(x, (("f", "metadata"), ("f", mk)), ("metadata", mk), typer,
+                              removed)
+            elif ov is not nv and not _same_json(ov, nv):
+                _diff(ov, nv, p, (k,), typer, changed, removed)
+        else:
+            _walk(nv, p, (k,), typer, changed)
+    for k, ov in old.items():
+        if k in ("apiVersion", "kind") or k in new:
+            continue
+        if k == "metadata" and isinstance(ov, dict):
+            for mk, x in ov.items():
+                if mk not in _SKIP_META:
+                    _walk(x, (("f", "metadata"), ("f", mk)), ("metadata", mk), typer, removed)
+            continue
+        _walk(ov, (("f", k),), (k,), typer, removed)
+    return changed, removed
+
+
+def _diff(ov, nv, path, names, typer, changed, removed):
+    """_changes for the values at path (reached through map keys only) in old and new."""
+    if isinstance(ov, dict) and isinstance(nv, dict) and ov and nv:
+        for k, v in nv.items():
+            p = path + (("f", k),)
+            if k in ov:
+                x = ov[k]
+                if not _same_json(x, v):
+                    _diff(x, v, p, names + (k,), typer, changed, removed)
+            else:
+                _walk(v, p, names + (k,), typer, changed)
+        for k, x in ov.items():
+            if k not in nv:
+                _walk(x, path + (("f", k),), names + (k,), typer, removed)
+        return
+    # Anything else (lists, scalars, empty maps, a change of type): compare the field sets of
+    # the two values, paths relative to here.
+    new_set = set()
+    _walk(nv, path, names, typer, new_set)
+    old_set = set()
+    _walk(ov, path, names, typer, old_set)
+    n = len(path)
+    for p in new_set:
+        if p not in old_set or get_at(ov, p[n:]) != get_at(nv, p[n:]):
+            changed.add(p)
+    removed |= old_set - new_set
 
 
 def merge_applied(live, applied, typer, names=()):
