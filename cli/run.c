@@ -1,9 +1,10 @@
 /*
  * ho11yctl run FILE: a Topology on this machine, without Kubernetes. Each service replica is a
  * real ho11y process on a free port of 127.0.0.1 with the environment the operator renders for
- * its Deployment (api/render.h), in-topology calls pointed at the local ports, spans sent to a
- * built-in OTLP/HTTP receiver that prints each finished trace as a tree (or to --otlp-endpoint),
- * and the load driver (ho11y in load mode) when there is load. Services start leaves first, so
+ * its Deployment (api/render.h), in-topology calls connected to the local ports (their URLs
+ * stay the cluster's, through HO11Y_CONNECT_TO), spans sent to a built-in OTLP/HTTP receiver
+ * that prints each finished trace as a tree (or to --otlp-endpoint), and the load driver (ho11y
+ * in load mode) when there is load. Services start leaves first, so
  * every caller is born knowing its callees' ports (the call graph is acyclic, which validation
  * guarantees).
  */
@@ -47,8 +48,9 @@ static const char usage[] =
     "  --rate N             N requests per second (decimals allowed) from the load driver to\n"
     "                       spec.load.target, or to the first service nobody calls; overrides\n"
     "                       spec.load.rate; 0 = no load driver\n"
-    "  --requests N         send N requests, wait for their traces, stop (implies --rate 5\n"
-    "                       when there is no load)\n"
+    "  --requests N         send exactly N requests, wait for their traces, stop (implies\n"
+    "                       --rate 5 when there is no load; while 64 are in flight the next\n"
+    "                       waits for one to end)\n"
     "  --duration D         stop after D (Go syntax: 30s, 2m)\n"
     "  --otlp-endpoint URL  send the spans to this OTLP/HTTP JSON endpoint instead of printing\n"
     "                       them (\"/v1/traces\" is added to a URL without a path)\n"
@@ -60,12 +62,14 @@ static const char usage[] =
     "  -v, --verbose        also copy every process's log lines to standard error\n"
     "  -h, --help           this help\n"
     "\n"
-    "How it differs from the cluster: a call to a service with several replicas cannot be\n"
-    "balanced through one fixed URL, so replica k of a caller calls replica k mod R of its\n"
-    "callee, and the load driver sends to replica 0 of its target. A service with 0 replicas\n"
-    "gets a port that refuses connections. spec.image, the collector, resources, labels and\n"
-    "env entries with valueFrom are not used. A process gets its rendered environment only\n"
-    "(plus PATH and sanitizer options), with HO11Y_PORT=0 and HO11Y_BIND_ADDRESS=127.0.0.1;\n"
+    "How it differs from the cluster: calls keep the cluster's URLs (http://backend:8765), so\n"
+    "spans name the callee service as in a cluster, and HO11Y_CONNECT_TO connects them to a\n"
+    "local port instead. With several replicas there is no Service to balance, so replica k of\n"
+    "a caller connects to replica k mod R of its callee, and the load driver to replica 0 of\n"
+    "its target. A service with 0 replicas gets a port that refuses connections. spec.image,\n"
+    "the collector, resources, labels and env entries with valueFrom are not used. A process\n"
+    "gets its rendered environment only (plus PATH and sanitizer options), with HO11Y_PORT=0,\n"
+    "HO11Y_BIND_ADDRESS=127.0.0.1 and HO11Y_CONNECT_TO (before any entries of its own);\n"
     "spans are exported every 200 ms (unless the service's env sets OTEL_BSP_SCHEDULE_DELAY)\n"
     "and a process gets 3s to stop (HO11Y_SHUTDOWN_TIMEOUT).\n"
     "\n"
@@ -360,7 +364,7 @@ static const char *run_loop(struct run *r, struct pollfd *fds, char *why, size_t
             now - r->last_load_poll >= LOAD_POLL_NS) {
             r->last_load_poll = now;
             if (run__load_in_flight(r) == 0) {
-                snprintf(why, whylen, "%lld requests were due", r->requests);
+                snprintf(why, whylen, "%lld requests were sent", r->requests);
                 return why;
             }
         }

@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,6 +19,7 @@
 #include "api/render.h"
 #include "cli/run_internal.h"
 #include "common/alloc.h"
+#include "common/buf.h"
 
 #define START_TIMEOUT_NS (30LL * 1000000000)
 #define STOP_GRACE_NS    (15LL * 1000000000)
@@ -99,34 +99,50 @@ static void env_local(struct envlist *e)
     env_set(e, "HO11Y_SHUTDOWN_TIMEOUT", "3s", 0);
 }
 
-struct url_ctx {
-    struct run *r;
-    size_t replica;
-    char url[64];
-};
-
-/* topo_env_opts.service_url: replica k of a caller calls replica k mod R of the callee. */
-static const char *local_url(void *arg, const char *service)
+/* The local port of replica k of service i: replica k mod R, or the refusing port. */
+static unsigned local_port(const struct run *r, long i, size_t k)
 {
-    struct url_ctx *u = arg;
-    long i = topo_service_index(u->r->t, service);
-    if (i < 0)
-        return NULL;
-    const struct run_service *rs = &u->r->svcs[i];
-    unsigned port =
-        rs->nreplicas ? u->r->procs[rs->first + u->replica % rs->nreplicas].port : rs->dead_port;
-    snprintf(u->url, sizeof(u->url), "http://127.0.0.1:%u", port);
-    return u->url;
+    const struct run_service *rs = &r->svcs[i];
+    return rs->nreplicas ? r->procs[rs->first + k % rs->nreplicas].port : rs->dead_port;
 }
 
-static void env_opts(struct run *r, struct url_ctx *u, char *grpc, size_t grpclen,
-                     struct topo_env_opts *o)
+/*
+ * HO11Y_CONNECT_TO for replica k of a process calling the services named in names[0..n): the
+ * calls keep the cluster's URL ("http://backend:8765", so peer.service and url.full are what
+ * they are in a cluster) and connect to the local replica instead. Entries of the rendered
+ * environment (the user's own) come after ours; libcurl uses the first that matches.
+ */
+static void env_connect_to(struct envlist *e, const struct run *r, const char *const *names,
+                           size_t n, size_t k)
+{
+    struct hbuf b;
+    const char *user = NULL;
+    hbuf_init(&b, (size_t)1 << 20);
+    for (size_t i = 0; i < n; i++) {
+        long s = names[i] ? topo_service_index(r->t, names[i]) : -1;
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = names[j] && strcmp(names[j], names[i]) == 0;
+        if (s < 0 || seen)
+            continue;
+        hbuf_addf(&b, "%s%s:%lld:127.0.0.1:%u", b.len ? "," : "", names[i],
+                  topo_service_port(&r->t->services[s]), local_port(r, s, k));
+    }
+    for (size_t i = 0; i < e->n; i++)
+        if (strncmp(e->items[i], "HO11Y_CONNECT_TO=", 17) == 0)
+            user = e->items[i] + 17;
+    if (user && *user)
+        hbuf_addf(&b, "%s%s", b.len ? "," : "", user);
+    if (b.len)
+        env_set(e, "HO11Y_CONNECT_TO", hbuf_str(&b), 1);
+    hbuf_cleanup(&b);
+}
+
+static void env_opts(struct run *r, char *grpc, size_t grpclen, struct topo_env_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->otlp_traces_url = r->traces_url;
     o->otlp_grpc_endpoint = grpc;
-    o->service_url = local_url;
-    o->service_url_arg = u;
     CURLU *h = curl_url();
     char *host = NULL;
     if (h && curl_url_set(h, CURLUPART_URL, r->traces_url, 0) == CURLUE_OK &&
@@ -270,13 +286,17 @@ static int dead_port(struct run_service *rs)
     return 0;
 }
 
-static int spawn(struct run *r, const char *label, const cJSON *env, char *err, size_t errlen)
+/* Starts a process with env (rendered), the local overrides and HO11Y_CONNECT_TO for replica k
+ * calling the services in callees[0..ncallees). */
+static int spawn(struct run *r, const char *label, const cJSON *env, const char *const *callees,
+                 size_t ncallees, size_t k, char *err, size_t errlen)
 {
     struct envlist e = {0};
     struct proc *p = &r->procs[r->nprocs];
     env_base(&e);
     env_add_rendered(&e, env, label);
     env_local(&e);
+    env_connect_to(&e, r, callees, ncallees, k);
     proc_init(p, label);
     r->nprocs++;
     enum ho11y_err res = proc_spawn(p, r->ho11y, e.items, err, errlen);
@@ -291,22 +311,24 @@ static int spawn_service(struct run *r, size_t s, char *err, size_t errlen)
     rs->started = 1;
     if (rs->nreplicas == 0)
         return dead_port(rs) == 0 ? 0 : (snprintf(err, errlen, "no free port"), -1);
-    for (size_t k = 0; k < rs->nreplicas; k++) {
-        struct url_ctx u = {.r = r, .replica = k};
+    const char **callees = xcalloc(rs->s->ncalls + 1, sizeof(*callees));
+    for (size_t c = 0; c < rs->s->ncalls; c++)
+        callees[c] = rs->s->calls[c].service;
+    int bad = 0;
+    for (size_t k = 0; k < rs->nreplicas && !bad; k++) {
         struct topo_env_opts o;
         char grpc[300], label[80];
-        env_opts(r, &u, grpc, sizeof(grpc), &o);
+        env_opts(r, grpc, sizeof(grpc), &o);
         cJSON *env = topo_service_env(r->t, s, &o);
         if (rs->nreplicas > 1)
             snprintf(label, sizeof(label), "%s[%zu]", rs->s->name, k);
         else
             snprintf(label, sizeof(label), "%s", rs->s->name);
-        int bad = spawn(r, label, env, err, errlen);
+        bad = spawn(r, label, env, callees, rs->s->ncalls, k, err, errlen);
         cJSON_Delete(env);
-        if (bad)
-            return -1;
     }
-    return 0;
+    free(callees);
+    return bad ? -1 : 0;
 }
 
 /* Waits until procs [from, nprocs) all told their port; 0, or -1 on a failure or a signal. */
@@ -380,12 +402,11 @@ int run__start_services(struct run *r, struct pollfd *fds)
 
 int run__start_load(struct run *r, struct pollfd *fds)
 {
-    char err[256], grpc[300], rate[64], duration[64];
-    struct url_ctx u = {.r = r, .replica = 0};
+    char err[256], grpc[300], rate[64], requests[32];
     struct topo_env_opts o;
     if (r->load_rate <= 0)
         return 0;
-    env_opts(r, &u, grpc, sizeof(grpc), &o);
+    env_opts(r, grpc, sizeof(grpc), &o);
     cJSON *env = topo_load_env(r->t, &o);
     /* HO11Y_LOAD_RATE is a plain decimal (no exponent): six decimals, trailing zeros cut. */
     snprintf(rate, sizeof(rate), "%.6f", r->load_rate);
@@ -403,16 +424,16 @@ int run__start_load(struct run *r, struct pollfd *fds)
             cJSON_ReplaceItemInObjectCaseSensitive(item, "value", cJSON_CreateString(rate));
     }
     if (r->requests) {
-        /* Request i is due at i/rate: a duration of (N - 1/2)/rate sends exactly N. */
-        double ns = floor(((double)r->requests - 0.5) / r->load_rate * 1e9);
-        snprintf(duration, sizeof(duration), "%.0fns", ns < 1 ? 1 : ns);
+        /* Exactly N: a due request waits for a free slot rather than being skipped. */
+        snprintf(requests, sizeof(requests), "%lld", r->requests);
         cJSON *d = cJSON_CreateObject();
-        cJSON_AddStringToObject(d, "name", "HO11Y_LOAD_DURATION");
-        cJSON_AddStringToObject(d, "value", duration);
+        cJSON_AddStringToObject(d, "name", "HO11Y_LOAD_REQUESTS");
+        cJSON_AddStringToObject(d, "value", requests);
         cJSON_AddItemToArray(env, d);
     }
     r->load = (long)r->nprocs;
-    int bad = spawn(r, "load", env, err, sizeof(err));
+    const char *target[] = {r->load_target};
+    int bad = spawn(r, "load", env, target, 1, 0, err, sizeof(err));
     cJSON_Delete(env);
     if (bad) {
         fprintf(stderr, "ho11yctl run: cannot start the load driver: %s\n", err);

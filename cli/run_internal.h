@@ -102,7 +102,7 @@ long run__load_in_flight(struct run *r);
 /** Prints the summary to stdout. */
 void run__print_summary(struct run *r, const char *why);
 
-/** The label of the local service listening at url ("http://127.0.0.1:PORT..."), or NULL. */
+/** The service a call to url reaches ("http://backend:8765/..." is "backend"), or NULL. */
 const char *run__url_label(void *arg, const char *url);
 
 #endif

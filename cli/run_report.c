@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/render.h"
 #include "cli/run_internal.h"
 #include "common/buf.h"
 
@@ -16,20 +17,15 @@
 const char *run__url_label(void *arg, const char *url)
 {
     const struct run *r = arg;
-    static const char prefix[] = "http://127.0.0.1:";
-    if (strncmp(url, prefix, sizeof(prefix) - 1) != 0)
-        return NULL;
-    char *end = NULL;
-    unsigned long port = strtoul(url + sizeof(prefix) - 1, &end, 10);
-    if (end == url + sizeof(prefix) - 1 || (*end && *end != '/'))
-        return NULL;
-    for (size_t i = 0; i < r->nprocs; i++)
-        if (r->procs[i].port == port && (long)i != r->load)
-            return r->procs[i].label;
-    for (size_t i = 0; r->t && i < r->t->nservices; i++)
-        if (r->svcs[i].nreplicas == 0 && r->svcs[i].dead_port == port)
-            return r->svcs[i].s->name;
-    return NULL;
+    const char *label = NULL;
+    for (size_t i = 0; r->t && i < r->t->nservices && !label; i++) {
+        char *base = topo_service_url(&r->t->services[i]);
+        size_t n = strlen(base);
+        if (strncmp(url, base, n) == 0 && (url[n] == '\0' || url[n] == '/'))
+            label = r->t->services[i].name;
+        free(base);
+    }
+    return label;
 }
 
 void run__print_traces(struct run *r, int all)

@@ -35,6 +35,7 @@ static const char *const known_ho11y[] = {"HO11Y_PORT",
                                           "HO11Y_LATENCY",
                                           "HO11Y_PARALLEL",
                                           "HO11Y_DOWNSTREAM_TIMEOUT",
+                                          "HO11Y_CONNECT_TO",
                                           "HO11Y_BIND_ADDRESS",
                                           "HO11Y_THREADS",
                                           "HO11Y_MAX_CONNECTIONS",
@@ -44,6 +45,7 @@ static const char *const known_ho11y[] = {"HO11Y_PORT",
                                           "HO11Y_LOAD_RATE",
                                           "HO11Y_LOAD_CONCURRENCY",
                                           "HO11Y_LOAD_DURATION",
+                                          "HO11Y_LOAD_REQUESTS",
                                           NULL};
 
 static const char *env_get(const struct env *e, const char *name)
@@ -340,6 +342,109 @@ static void trim_span(const char **s, size_t *n)
     }
     while (*n && isspace((unsigned char)(*s)[*n - 1]))
         (*n)--;
+}
+
+/*
+ * One field of a HO11Y_CONNECT_TO entry at *p: a host (name, IPv4, or IPv6 in brackets), or a
+ * port when want_port. Empty is allowed (libcurl: any host or port, or the request's own).
+ * Advances *p past the field; false with a reason when the field is malformed.
+ */
+static bool connect_field(const char **p, const char *end, bool want_port, const char **why)
+{
+    const char *s = *p, *f = s;
+    if (!want_port && f < end && *f == '[') {
+        char addr[64];
+        unsigned char bin[16];
+        const char *close = memchr(f, ']', (size_t)(end - f));
+        if (!close || (size_t)(close - f - 1) >= sizeof(addr)) {
+            *why = "an IPv6 address without its closing ']'";
+            return false;
+        }
+        snprintf(addr, sizeof(addr), "%.*s", (int)(close - f - 1), f + 1);
+        if (inet_pton(AF_INET6, addr, bin) != 1) {
+            *why = "not an IPv6 address in [brackets]";
+            return false;
+        }
+        *p = close + 1;
+        return true;
+    }
+    while (f < end && *f != ':') {
+        unsigned char c = (unsigned char)*f;
+        if (want_port ? !isdigit(c) : !(isalnum(c) || c == '-' || c == '.' || c == '_')) {
+            *why = want_port ? "a port is a number from 1 to 65535"
+                             : "a host is a name, an IPv4 address or an IPv6 address in [brackets]";
+            return false;
+        }
+        f++;
+    }
+    if (!want_port && f - s > 253) {
+        *why = "a host name is at most 253 characters";
+        return false;
+    }
+    if (want_port && f > s) {
+        char num[8];
+        unsigned long long port;
+        snprintf(num, sizeof(num), "%.*s", (int)(f - s < 7 ? f - s : 7), s);
+        if (f - s > 5 || !parse_uint(num, 1, 65535, &port)) {
+            *why = "a port is a number from 1 to 65535";
+            return false;
+        }
+    }
+    *p = f;
+    return true;
+}
+
+/*
+ * Checks one HOST:PORT:CONNECT_HOST:CONNECT_PORT entry s[0..n). An entry whose connect host and
+ * port are both empty would change nothing: it is refused as the mistake it must be.
+ */
+static bool connect_entry_check(const char *s, size_t n, const char **why)
+{
+    const char *p = s, *end = s + n;
+    size_t len[4];
+    for (int i = 0; i < 4; i++) {
+        const char *start = p;
+        if (!connect_field(&p, end, i % 2 == 1, why))
+            return false;
+        len[i] = (size_t)(p - start);
+        if (i < 3 && (p == end || *p++ != ':'))
+            goto malformed;
+    }
+    if (p != end)
+        goto malformed;
+    if (!len[2] && !len[3]) {
+        *why = "CONNECT_HOST and CONNECT_PORT are both empty: the entry changes nothing";
+        return false;
+    }
+    return true;
+malformed:
+    *why = "want HOST:PORT:CONNECT_HOST:CONNECT_PORT";
+    return false;
+}
+
+/* HO11Y_CONNECT_TO: comma-separated entries, blanks around them ignored. */
+static enum ho11y_err load_connect_to(const struct env *e, struct gen_config *cfg)
+{
+    static const char name[] = "HO11Y_CONNECT_TO";
+    const char *v = env_get(e, name);
+    if (!v || !*v)
+        return HO11Y_OK;
+    for (const char *p = v;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *item = p, *why = NULL;
+        trim_span(&item, &len);
+        if (!len)
+            return fail(e, name, v, "an empty entry");
+        if (cfg->nconnect_to == GEN_MAX_CONNECT_TO)
+            return fail(e, name, v, "at most %d entries", GEN_MAX_CONNECT_TO);
+        if (!connect_entry_check(item, len, &why))
+            return fail(e, name, v, "entry \"%.*s\": %s", (int)(len < 80 ? len : 80), item, why);
+        cfg->connect_to[cfg->nconnect_to++] = xstrndup(item, len);
+        if (!comma)
+            return HO11Y_OK;
+        p = comma + 1;
+    }
 }
 
 /*
@@ -714,6 +819,8 @@ static enum ho11y_err load_behaviour(const struct env *e, struct gen_config *cfg
     if ((r = get_duration(e, "HO11Y_DOWNSTREAM_TIMEOUT", 1000000, 3600LL * 1000000000,
                           10LL * 1000000000, &cfg->downstream_timeout_ns)))
         return r;
+    if ((r = load_connect_to(e, cfg)))
+        return r;
     return load_downstreams(e, cfg);
 }
 
@@ -801,6 +908,9 @@ static enum ho11y_err load_load(const struct env *e, struct gen_config *cfg)
     cfg->load_concurrency = (unsigned)u;
     if ((r = get_duration(e, "HO11Y_LOAD_DURATION", 0, INT64_MAX, 0, &cfg->load_duration_ns)))
         return r;
+    if ((r = get_uint(e, "HO11Y_LOAD_REQUESTS", 1, 1000000000000ULL, 0, &u)))
+        return r;
+    cfg->load_requests = u;
     if ((!t || !*t) && (!rate || !*rate))
         return HO11Y_OK;
     if (!t || !*t)
@@ -866,6 +976,8 @@ void gen_config_cleanup(struct gen_config *cfg)
         free(cfg->downstreams[i].url);
         free(cfg->downstreams[i].peer);
     }
+    for (size_t i = 0; i < cfg->nconnect_to; i++)
+        free(cfg->connect_to[i]);
     free(cfg->otlp_url);
     for (size_t i = 0; i < cfg->notlp_headers; i++)
         free(cfg->otlp_headers[i]);

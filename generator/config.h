@@ -15,6 +15,16 @@
  *                        "fixed=40ms,jitter=10ms" are accepted too
  *   HO11Y_PARALLEL       boolean (true/false, 1/0, yes/no, on/off)
  *   HO11Y_DOWNSTREAM_TIMEOUT  Go duration, default 10s
+ *   HO11Y_CONNECT_TO     comma list of HOST:PORT:CONNECT_HOST:CONNECT_PORT, libcurl's
+ *                        CURLOPT_CONNECT_TO for downstream calls and load requests: a call to
+ *                        http://HOST:PORT/ connects to CONNECT_HOST:CONNECT_PORT instead, while
+ *                        its URL, Host header and spans (peer.service, url.full) stay as they
+ *                        are. HOST or PORT empty matches any; CONNECT_HOST or CONNECT_PORT
+ *                        empty keeps the request's own; an IPv6 address goes in [brackets].
+ *                        `ho11yctl run` uses it to call "http://backend:8765" on a local port.
+ *   HO11Y_LOAD_REQUESTS  load mode: send exactly this many requests, then stop sending; a due
+ *                        request waits for a free slot under HO11Y_LOAD_CONCURRENCY instead
+ *                        of being skipped (whichever of this and HO11Y_LOAD_DURATION ends first)
  */
 #ifndef HO11Y_GENERATOR_CONFIG_H
 #define HO11Y_GENERATOR_CONFIG_H
@@ -30,6 +40,7 @@
 #define GEN_MAX_FAILURE_CODES 32
 #define GEN_MAX_OTLP_HEADERS  32
 #define GEN_MAX_RESOURCE_KV   32
+#define GEN_MAX_CONNECT_TO    64
 #define GEN_DUMMY_MAX_BYTES   (64ULL << 20)
 #define GEN_DUMMY_MAX_NS      (60LL * 1000000000LL)
 
@@ -74,6 +85,9 @@ struct gen_config {
     int64_t downstream_timeout_ns;
     struct gen_downstream_spec downstreams[GEN_MAX_DOWNSTREAMS];
     size_t ndownstreams;
+    /* HO11Y_CONNECT_TO entries, trimmed, in libcurl's CURLOPT_CONNECT_TO form */
+    char *connect_to[GEN_MAX_CONNECT_TO];
+    size_t nconnect_to;
     /* trace export */
     bool export_enabled;
     char *otlp_url;
@@ -89,6 +103,7 @@ struct gen_config {
     double load_rate;
     unsigned load_concurrency;
     int64_t load_duration_ns; /* 0 = until stopped */
+    uint64_t load_requests;   /* 0 = no count */
     /* notes for the start-up log (variables read with a surprising meaning, unknown names) */
     char *warnings[16];
     size_t nwarnings;

@@ -40,6 +40,7 @@ struct gen_downstream {
     struct gen_instruments *ins;
     struct gen_loop **loops;
     unsigned nloops;
+    struct curl_slist *connect_to; /* HO11Y_CONNECT_TO; read-only once built */
     _Atomic unsigned next_loop;
     _Atomic unsigned in_flight;
 };
@@ -259,6 +260,8 @@ static void start_call(struct invocation *inv, size_t i)
     curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
+    if (inv->ds->connect_to)
+        curl_easy_setopt(c->easy, CURLOPT_CONNECT_TO, inv->ds->connect_to);
     gen_loop_transfer(inv->loop, c->easy, url_done, c);
 }
 
@@ -322,6 +325,8 @@ struct gen_downstream *gen_downstream_new(const struct gen_config *cfg, struct g
     ds->ins = ins;
     ds->nloops = nloops ? nloops : 1;
     ds->loops = xcalloc(ds->nloops, sizeof(*ds->loops));
+    for (size_t i = 0; i < cfg->nconnect_to; i++)
+        ds->connect_to = curl_slist_append(ds->connect_to, cfg->connect_to[i]);
     for (unsigned i = 0; i < ds->nloops; i++) {
         char name[16];
         snprintf(name, sizeof(name), "calls-%u", i % 100);
@@ -341,5 +346,6 @@ void gen_downstream_free(struct gen_downstream *ds)
     for (unsigned i = 0; i < ds->nloops; i++)
         gen_loop_free(ds->loops[i]);
     free(ds->loops);
+    curl_slist_free_all(ds->connect_to);
     free(ds);
 }

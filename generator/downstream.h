@@ -4,6 +4,7 @@
  * (a timer, an INTERNAL span with the size and duration), in slot order or all at once, after
  * the configured latency. A failing call (DNS, refused, timeout, TLS) becomes an error on its
  * span and the request goes on. Per-call log lines and metrics follow upstream ho11y.
+ * HO11Y_CONNECT_TO (config.h) changes where a call connects, never its URL or its span.
  */
 #ifndef HO11Y_GENERATOR_DOWNSTREAM_H
 #define HO11Y_GENERATOR_DOWNSTREAM_H

@@ -26,9 +26,13 @@ struct shot {
 struct gen_load {
     struct gen_load_options o;
     char *target;
+    struct curl_slist *connect_to;
     struct gen_loop *loop;
     int64_t start;
-    uint64_t scheduled; /* loop thread: due requests handled so far (sent or skipped) */
+    /* loop thread */
+    uint64_t total;     /* requests to handle in all (count, duration), 0 = unbounded */
+    uint64_t due;       /* requests due so far */
+    uint64_t scheduled; /* due requests handled so far (sent or skipped) */
     _Atomic bool stopping;
     _Atomic uint64_t sent, completed, errors, skipped;
     _Atomic unsigned in_flight;
@@ -73,6 +77,8 @@ static void register_metrics(struct gen_load *l, struct metrics_registry *reg)
         buckets, sizeof(buckets) / sizeof(buckets[0])));
 }
 
+static void catch_up(struct gen_load *l, int64_t now);
+
 static size_t discard(char *data, size_t size, size_t n, void *arg)
 {
     (void)data;
@@ -101,8 +107,25 @@ static void shot_done(void *arg, CURLcode cc)
     free(s);
     atomic_fetch_sub(&l->in_flight, 1);
     metrics_gauge_add(l->m_in_flight, -1);
+    /* A counted run has due requests waiting for this slot. Not while stopping: the loop is
+     * then aborting what is in flight. */
+    if (l->o.requests && l->scheduled < l->due && !atomic_load(&l->stopping))
+        catch_up(l, gen_mono_ns());
 }
 
+/* Moves the per-second window forward to the second of now, clearing the seconds it enters
+ * (before anything is counted in them). */
+static void window_roll(struct gen_load *l, int64_t now)
+{
+    int64_t second = (now - l->start) / 1000000000;
+    while (l->window_second < second) {
+        l->window_second++;
+        l->window[l->window_second % RATE_WINDOW_S] = 0;
+    }
+}
+
+/* Sends a request due at `due`, or skips it when the concurrency bound is reached (counted
+ * runs never get here then). */
 static void fire(struct gen_load *l, int64_t due)
 {
     if (atomic_load(&l->in_flight) >= l->o.concurrency) {
@@ -122,22 +145,22 @@ static void fire(struct gen_load *l, int64_t due)
     curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "ho11y-load/" HO11Y_VERSION);
     curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (l->connect_to)
+        curl_easy_setopt(s->easy, CURLOPT_CONNECT_TO, l->connect_to);
     atomic_fetch_add(&l->in_flight, 1);
     metrics_gauge_add(l->m_in_flight, 1);
     atomic_fetch_add(&l->sent, 1);
-    int64_t second = (due - l->start) / 1000000000;
-    l->window[second % RATE_WINDOW_S]++;
+    /* The window counts sends by when they happen (a waiting request goes out late). */
+    window_roll(l, gen_mono_ns());
+    l->window[l->window_second % RATE_WINDOW_S]++;
     gen_loop_transfer(l->loop, s->easy, shot_done, s);
 }
 
-/* Rolls the per-second window forward to `second` and publishes the achieved rate. */
+/* Publishes the achieved rate from the whole seconds of the window, rolled forward to now. */
 static void roll_window(struct gen_load *l, int64_t now)
 {
     int64_t second = (now - l->start) / 1000000000;
-    while (l->window_second < second) {
-        l->window_second++;
-        l->window[l->window_second % RATE_WINDOW_S] = 0;
-    }
+    window_roll(l, now);
     /* Whole seconds only: the current one is still filling up. */
     int64_t full = second < RATE_WINDOW_S ? second : RATE_WINDOW_S - 1;
     uint64_t sum = 0;
@@ -164,6 +187,36 @@ static void report(struct gen_load *l, int64_t now, const char *msg)
     l->reported_sent = sent;
 }
 
+/* The time request i is due. */
+static int64_t due_time(const struct gen_load *l, uint64_t i)
+{
+    return l->start + (int64_t)ceil((double)i * 1e9 / l->o.rate);
+}
+
+/* Stops sending: the last report, and nothing more is scheduled. */
+static void finish(struct gen_load *l, int64_t now)
+{
+    atomic_store(&l->stopping, true);
+    report(l, now, "load finished");
+}
+
+/*
+ * Handles every due request not handled yet, in order: an open loop never waits for answers,
+ * except that a counted run waits for a free slot (shot_done calls back when one frees up).
+ * Finishes a counted run when its last request went out.
+ */
+static void catch_up(struct gen_load *l, int64_t now)
+{
+    while (l->scheduled < l->due) {
+        if (l->o.requests && atomic_load(&l->in_flight) >= l->o.concurrency)
+            return;
+        fire(l, l->start + (int64_t)((double)l->scheduled * 1e9 / l->o.rate));
+        l->scheduled++;
+    }
+    if (l->o.requests && l->scheduled == l->total)
+        finish(l, now);
+}
+
 static void tick(void *arg)
 {
     struct gen_load *l = arg;
@@ -171,32 +224,32 @@ static void tick(void *arg)
     if (atomic_load(&l->stopping))
         return;
     int64_t horizon = now;
-    if (l->o.duration_ns > 0 && now - l->start >= l->o.duration_ns) {
+    bool over = l->o.duration_ns > 0 && now - l->start >= l->o.duration_ns;
+    if (over)
         horizon = l->start + l->o.duration_ns;
-        atomic_store(&l->stopping, true);
-    }
-    /* Every request due by now goes out now, in order: an open loop never waits for answers. */
-    uint64_t due = (uint64_t)floor((double)(horizon - l->start) * l->o.rate / 1e9) + 1;
-    if (l->o.duration_ns > 0) {
-        uint64_t total = (uint64_t)ceil((double)l->o.duration_ns * l->o.rate / 1e9);
-        if (due > total)
-            due = total;
-    }
-    while (l->scheduled < due) {
-        fire(l, l->start + (int64_t)((double)l->scheduled * 1e9 / l->o.rate));
-        l->scheduled++;
-    }
+    l->due = (uint64_t)floor((double)(horizon - l->start) * l->o.rate / 1e9) + 1;
+    if (l->total && l->due > l->total)
+        l->due = l->total;
+    catch_up(l, now);
     roll_window(l, now);
     if (now - l->last_report >= REPORT_EVERY)
         report(l, now, "load report");
-    if (atomic_load(&l->stopping)) {
-        report(l, now, "load finished");
+    if (atomic_load(&l->stopping))
+        return;
+    if (over) {
+        finish(l, now);
         return;
     }
-    int64_t next = l->start + (int64_t)ceil((double)l->scheduled * 1e9 / l->o.rate);
+    /* The next request's due time; after the last one, the end of the duration (or only the
+     * gauge's refresh while a counted run waits for its last slots). */
+    int64_t next = now + 1000000000;
+    if (!l->total || l->due < l->total)
+        next = due_time(l, l->due);
+    else if (l->o.duration_ns > 0)
+        next = l->start + l->o.duration_ns;
     int64_t wait = next - gen_mono_ns();
     /* Wake at least every second to keep the achieved-rate gauge current. */
-    gen_loop_timer(l->loop, wait < 1000000000 ? wait : 1000000000, tick, l);
+    gen_loop_timer(l->loop, wait < 0 ? 0 : wait < 1000000000 ? wait : 1000000000, tick, l);
 }
 
 struct gen_load *gen_load_start(const struct gen_load_options *opts, struct metrics_registry *reg)
@@ -205,13 +258,24 @@ struct gen_load *gen_load_start(const struct gen_load_options *opts, struct metr
     l->o = *opts;
     l->target = xstrdup(opts->target);
     l->o.target = l->target;
+    for (size_t i = 0; i < opts->nconnect_to; i++)
+        l->connect_to = curl_slist_append(l->connect_to, opts->connect_to[i]);
+    l->o.connect_to = NULL;
+    l->o.nconnect_to = 0;
     if (!l->o.concurrency)
         l->o.concurrency = 1;
+    l->total = l->o.requests;
+    if (l->o.duration_ns > 0) {
+        uint64_t in_time = (uint64_t)ceil((double)l->o.duration_ns * l->o.rate / 1e9);
+        if (!l->total || in_time < l->total)
+            l->total = in_time;
+    }
     register_metrics(l, reg);
     l->start = gen_mono_ns();
     l->last_report = l->start;
     l->loop = gen_loop_new("load");
     if (!l->loop) {
+        curl_slist_free_all(l->connect_to);
         free(l->target);
         free(l);
         return NULL;
@@ -245,6 +309,7 @@ void gen_load_stop(struct gen_load *l, int64_t timeout_ns)
                             LOG_STR("event", "load_summary"),   LOG_INT("sent", st.sent),
                             LOG_INT("skipped", st.skipped),     LOG_DBL("target_rate", l->o.rate)};
     log_kv(LOG_LEVEL_INFO, "load stopped", f, sizeof(f) / sizeof(f[0]));
+    curl_slist_free_all(l->connect_to);
     free(l->target);
     free(l);
 }

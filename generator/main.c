@@ -120,6 +120,10 @@ static void log_startup(const struct app *a)
                  c->downstreams[i].raw);
         log_kv(LOG_LEVEL_INFO, msg, NULL, 0);
     }
+    for (size_t i = 0; i < c->nconnect_to; i++) {
+        snprintf(msg, sizeof(msg), "Connecting as HO11Y_CONNECT_TO says: %s", c->connect_to[i]);
+        log_kv(LOG_LEVEL_INFO, msg, NULL, 0);
+    }
     if (c->ndownstreams > 1 && c->parallel)
         log_kv(LOG_LEVEL_INFO, "Calling downstreams in parallel", NULL, 0);
     if (c->cutoff_tps > 0) {
@@ -197,14 +201,20 @@ static int start(struct app *a)
         return 1;
     }
     if (c->load_target) {
-        struct gen_load_options lo = {c->load_target, c->load_rate, c->load_concurrency,
-                                      c->load_duration_ns, c->downstream_timeout_ns};
+        struct gen_load_options lo = {.target = c->load_target,
+                                      .rate = c->load_rate,
+                                      .concurrency = c->load_concurrency,
+                                      .duration_ns = c->load_duration_ns,
+                                      .requests = c->load_requests,
+                                      .timeout_ns = c->downstream_timeout_ns,
+                                      .connect_to = c->connect_to,
+                                      .nconnect_to = c->nconnect_to};
         char msg[2200];
         snprintf(msg, sizeof(msg), "Load mode: sending %g requests per second to %s", c->load_rate,
                  c->load_target);
         struct log_field f[] = {LOG_INT("concurrency", c->load_concurrency),
-                                LOG_STR("event", "load")};
-        log_kv(LOG_LEVEL_INFO, msg, f, 2);
+                                LOG_STR("event", "load"), LOG_INT("requests", c->load_requests)};
+        log_kv(LOG_LEVEL_INFO, msg, f, c->load_requests ? 3 : 2);
         a->load = gen_load_start(&lo, a->reg);
         if (!a->load) {
             log_kv(LOG_LEVEL_ERROR, "cannot start the load driver", NULL, 0);

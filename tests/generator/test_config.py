@@ -46,6 +46,14 @@ BAD = [
     ("HO11Y_LOAD_RATE", "", {"HO11Y_LOAD_TARGET": "http://127.0.0.1:9/"}),
     ("HO11Y_LOAD_RATE", "-5", {"HO11Y_LOAD_TARGET": "http://127.0.0.1:9/"}),
     ("HO11Y_LOAD_CONCURRENCY", "0"), ("HO11Y_LOAD_DURATION", "soon"),
+    ("HO11Y_LOAD_REQUESTS", "0"), ("HO11Y_LOAD_REQUESTS", "ten"), ("HO11Y_LOAD_REQUESTS", "-1"),
+    ("HO11Y_CONNECT_TO", "backend:8765"), ("HO11Y_CONNECT_TO", "backend:8765:127.0.0.1"),
+    ("HO11Y_CONNECT_TO", "a:1:b:2:c"), ("HO11Y_CONNECT_TO", "a:1:b:2,"),
+    ("HO11Y_CONNECT_TO", "a:1:b:2;c:3:d:4"), ("HO11Y_CONNECT_TO", "a:http:b:2"),
+    ("HO11Y_CONNECT_TO", "a:1:b:70000"), ("HO11Y_CONNECT_TO", "a b:1:c:2"),
+    ("HO11Y_CONNECT_TO", "[::1:1:b:2"), ("HO11Y_CONNECT_TO", "a:1::"),
+    ("HO11Y_CONNECT_TO", "http://a:1:b:2"), ("HO11Y_CONNECT_TO", ",".join(["a:1:b:2"] * 65)),
+    ("HO11Y_CONNECT_TO", "a:1:%s:2" % ("h" * 300)),
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "a b:4317"),
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:99999"),
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:4318"),
@@ -105,6 +113,8 @@ class Config(Ho11yCase):
                         "DOWNSTREAM15": "DUMMY:0:0s", "HO11Y_DOWNSTREAM_TIMEOUT": "1.5s",
                         "OTEL_EXPORTER_OTLP_HEADERS": "x-api-key=abc%20def,tenant=t1",
                         "OTEL_RESOURCE_ATTRIBUTES": "a=1,b=two%2Cthree",
+                        "HO11Y_CONNECT_TO": "a.invalid:80:127.0.0.1:9, [::1]:8080::8081,::b:",
+                        "HO11Y_LOAD_REQUESTS": "5",
                         "OTEL_TRACES_EXPORTER": "none"})
         self.assertEqual(h.get()[0] in (200, 400, 403, 301, 404, 501), True)
 

@@ -81,6 +81,42 @@ class LoadMode(Ho11yCase):
         self.assertTrue(100 <= skipped <= 175, skipped)
         self.assertEqual(metric_value(fams, "ho11y_load_achieved_rate") <= 5, True)
 
+    def test_request_count_waits_for_a_slot_instead_of_skipping(self):
+        # Each answer takes 1 s and 5 may be in flight: 20 requests due within 0.2 s go out in
+        # four waves, all of them, none skipped.
+        leaf = self.start({"OTEL_TRACES_EXPORTER": "none", "HO11Y_LATENCY": "1s"}, name="leaf")
+        t0 = time.monotonic()
+        load = self.start({"HO11Y_LOAD_TARGET": leaf.url, "HO11Y_LOAD_RATE": "100",
+                           "HO11Y_LOAD_REQUESTS": "20", "HO11Y_LOAD_CONCURRENCY": "5",
+                           "OTEL_TRACES_EXPORTER": "none"}, name="load")
+        done = load.wait_metric("ho11y_load_requests_total", lambda v: v >= 20,
+                                timeout=15 * SCALE, status_code="200")
+        elapsed = time.monotonic() - t0
+        self.assertEqual(done, 20)
+        self.assertGreaterEqual(elapsed, 3.9)
+        time.sleep(0.5)  # nothing more goes out
+        fams = load.scrape()
+        self.assertEqual(metric_value(fams, "ho11y_load_skipped_total"), 0)
+        self.assertEqual(metric_value(fams, "ho11y_load_requests_total", status_code="200"), 20)
+        self.assertEqual(metric_value(leaf.scrape(), "ho11y_total", http_status_code=200), 20)
+        # Latency counts from the due time: the last wave waited about 3 s for its slots.
+        self.assertGreater(metric_value(fams, "ho11y_load_request_duration_seconds_sum"), 40)
+        finished = [l for l in load.lines() if l.get("msg") == "load finished"]
+        self.assertEqual([(l["sent"], l["skipped"]) for l in finished], [(20, 0)])
+
+    def test_request_count_without_waiting_keeps_the_rate(self):
+        leaf = self.start({"OTEL_TRACES_EXPORTER": "none"}, name="leaf")
+        t0 = time.monotonic()
+        load = self.start({"HO11Y_LOAD_TARGET": leaf.url, "HO11Y_LOAD_RATE": "20",
+                           "HO11Y_LOAD_REQUESTS": "30", "OTEL_TRACES_EXPORTER": "none"},
+                          name="load")
+        load.wait_metric("ho11y_load_requests_total", lambda v: v >= 30, timeout=10 * SCALE,
+                         status_code="200")
+        elapsed = time.monotonic() - t0
+        self.assertTrue(1.4 <= elapsed < 1.5 + 2 * SCALE, elapsed)  # request 29 is due at 1.45 s
+        time.sleep(0.3)
+        self.assertEqual(metric_value(leaf.scrape(), "ho11y_total", http_status_code=200), 30)
+
 
 if __name__ == "__main__":
     unittest.main()

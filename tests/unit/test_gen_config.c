@@ -247,6 +247,35 @@ TEST(load_mode)
     gen_config_cleanup(&c);
 }
 
+TEST(connect_to_entries)
+{
+    struct gen_config c;
+    const char *env[] = {"HO11Y_CONNECT_TO=backend:8765:127.0.0.1:40001, ghost:80:127.0.0.1:9 ,"
+                         "::127.0.0.1:,[::1]:443:[fe80::1]:8443,x:1::2,"
+                         "A-b.c_d:65535:localhost:1",
+                         NULL};
+    CHECK_INT_EQ(load(&c, env, NULL, 0), HO11Y_OK);
+    CHECK_INT_EQ(c.nconnect_to, 6);
+    CHECK_STR_EQ(c.connect_to[0], "backend:8765:127.0.0.1:40001");
+    CHECK_STR_EQ(c.connect_to[1], "ghost:80:127.0.0.1:9"); /* blanks around entries cut */
+    CHECK_STR_EQ(c.connect_to[2], "::127.0.0.1:");         /* any host, any port */
+    CHECK_STR_EQ(c.connect_to[3], "[::1]:443:[fe80::1]:8443");
+    CHECK_STR_EQ(c.connect_to[4], "x:1::2"); /* same host, another port */
+    CHECK_INT_EQ(c.nwarnings, 0);
+    gen_config_cleanup(&c);
+}
+
+TEST(load_requests)
+{
+    struct gen_config c;
+    const char *env[] = {"HO11Y_LOAD_TARGET=http://frontend/", "HO11Y_LOAD_RATE=5",
+                         "HO11Y_LOAD_REQUESTS=30", NULL};
+    CHECK_INT_EQ(load(&c, env, NULL, 0), HO11Y_OK);
+    CHECK_INT_EQ(c.load_requests, 30);
+    CHECK_INT_EQ(c.nwarnings, 0);
+    gen_config_cleanup(&c);
+}
+
 TEST(warnings_for_surprises)
 {
     struct gen_config c;
@@ -340,6 +369,25 @@ TEST(malformed_values_name_the_variable)
         {"HO11Y_LOAD_TARGET=http://x/", "HO11Y_LOAD_RATE"},
         {"HO11Y_LOAD_CONCURRENCY=0", "HO11Y_LOAD_CONCURRENCY"},
         {"HO11Y_LOAD_DURATION=soon", "HO11Y_LOAD_DURATION"},
+        {"HO11Y_LOAD_REQUESTS=0", "HO11Y_LOAD_REQUESTS"},
+        {"HO11Y_LOAD_REQUESTS=1e3", "HO11Y_LOAD_REQUESTS"},
+        {"HO11Y_CONNECT_TO=backend:8765", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=backend:8765:127.0.0.1", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=a:1:b:2:c", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=a:1:b:2,", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=,a:1:b:2", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=a:1:b:2;c:1:d:2", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=a:http:b:2", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=a:0:b:2", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=a:1:b:65536", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=a:1:b:-2", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=a b:1:c:2", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=a:1:b/c:2", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=[::1:1:b:2", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=[zz]:1:b:2", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=::1:1:b:2", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=a:1::", "HO11Y_CONNECT_TO"},
+        {"HO11Y_CONNECT_TO=http://a:1:b:2", "HO11Y_CONNECT_TO"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *env[3] = {cases[i].entry, NULL, NULL};
