@@ -8,12 +8,15 @@
 
 #include "api/constants.h"
 #include "common/alloc.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "kube/kube_map.h"
 #include "kube/kube_util.h"
 
 #define DEDUP_WINDOW_MS (10 * 60 * 1000)
 #define DEDUP_MAX       4096
+/* Leaves room for "." and 16 hex digits in a 253-character name. */
+#define NAME_PREFIX_MAX 200
 
 struct seen {
     char *name; /* the Event object's name */
@@ -111,16 +114,88 @@ static char *create_body(struct op_events *ev, const struct op_topology *t, cons
     return s;
 }
 
+/*
+ * The Event's name: the Topology's name, then a hash of what makes two events the same (the
+ * Topology's uid, type, reason and message). A restarted operator, or a new leader, then finds
+ * the Event an earlier run created for the same thing and counts on it instead of creating
+ * another.
+ */
+static char *event_name(const struct op_topology *t, const char *key)
+{
+    char hex[65];
+    ho11y_sha256_hex(key, strlen(key), hex);
+    /* Object names are at most 253 characters; the CRD limits Topology names far below this
+     * prefix, and a shortened prefix must still end with an alphanumeric character. */
+    int n = (int)strlen(t->name);
+    if (n > NAME_PREFIX_MAX) {
+        n = NAME_PREFIX_MAX;
+        while (n > 1 && (t->name[n - 1] == '-' || t->name[n - 1] == '.'))
+            n--;
+    }
+    return xasprintf("%.*s.%.16s", n, t->name, hex);
+}
+
+static enum ho11y_err event_create(struct op_events *ev, struct kube_conn *conn,
+                                   const struct op_topology *t, const char *name, const char *type,
+                                   const char *reason, const char *message, const char *now,
+                                   char *err, size_t errlen)
+{
+    char *body = create_body(ev, t, name, type, reason, message, now);
+    struct kube_req req = {.verb = "POST",
+                           .res = &kube_res_events,
+                           .ns = t->ns,
+                           .body = body,
+                           .body_len = strlen(body)};
+    struct kube_resp resp;
+    enum ho11y_err result = kube_conn_do(conn, &req, &resp, err, errlen);
+    free(body);
+    return result;
+}
+
+/*
+ * Patches the Event name with body (strategic merge); stored (optional) receives the count the
+ * answer carries (1 when absent or not a number).
+ */
+static enum ho11y_err event_patch(struct kube_conn *conn, const char *ns, const char *name,
+                                  const char *body, long long *stored, char *err, size_t errlen)
+{
+    struct kube_req req = {.verb = "PATCH",
+                           .res = &kube_res_events,
+                           .ns = ns,
+                           .name = name,
+                           .body = body,
+                           .body_len = strlen(body),
+                           .content_type = "application/strategic-merge-patch+json"};
+    struct kube_resp resp;
+    enum ho11y_err result = kube_conn_do(conn, &req, &resp, err, errlen);
+    if (result || !stored)
+        return result;
+    cJSON *o = cJSON_ParseWithLength(resp.body, resp.body_len);
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "count");
+    *stored = cJSON_IsNumber(c) && c->valuedouble >= 1 ? (long long)c->valuedouble : 1;
+    cJSON_Delete(o);
+    return HO11Y_OK;
+}
+
+/* A repeat of the same event: count and lastTimestamp. */
+static enum ho11y_err event_bump(struct kube_conn *conn, const char *ns, const char *name,
+                                 long long count, const char *now, char *err, size_t errlen)
+{
+    char *body = xasprintf("{\"count\":%lld,\"lastTimestamp\":\"%s\"}", count, now);
+    enum ho11y_err result = event_patch(conn, ns, name, body, NULL, err, errlen);
+    free(body);
+    return result;
+}
+
 enum ho11y_err op_events_record(struct op_events *ev, struct kube_conn *conn,
                                 const struct op_topology *t, const char *type, const char *reason,
                                 const char *message)
 {
     char *key = xasprintf("%s|%s|%s|%s", t->uid, type, reason, message);
     char now[32], err[1024];
-    char *body = NULL, *name = NULL;
+    char *name = NULL;
     long long count = 0;
     enum ho11y_err result;
-    struct kube_resp resp;
     kube_time_format(time(NULL), now, sizeof(now));
 
     pthread_mutex_lock(&ev->lock);
@@ -132,37 +207,34 @@ enum ho11y_err op_events_record(struct op_events *ev, struct kube_conn *conn,
     pthread_mutex_unlock(&ev->lock);
 
     if (name) {
-        body = xasprintf("{\"count\":%lld,\"lastTimestamp\":\"%s\"}", count, now);
-        struct kube_req req = {.verb = "PATCH",
-                               .res = &kube_res_events,
-                               .ns = t->ns,
-                               .name = name,
-                               .body = body,
-                               .body_len = strlen(body),
-                               .content_type = "application/strategic-merge-patch+json"};
-        result = kube_conn_do(conn, &req, &resp, err, sizeof(err));
+        /* The fast path: this process sent the event recently. */
+        result = event_bump(conn, t->ns, name, count, now, err, sizeof(err));
         if (result != HO11Y_NOTFOUND)
             goto done;
-        /* The event expired (TTL) or was deleted: create a fresh one. */
-        free(body);
-        body = NULL;
-        free(name);
-        name = NULL;
+        /* The Event expired (TTL) or was deleted: create it again. */
+    } else {
+        name = event_name(t, key);
     }
-    char hex[17];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(hex, sizeof(hex), "%016llx",
-             (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec);
-    name = xasprintf("%s.%s", t->name, hex);
     count = 1;
-    body = create_body(ev, t, name, type, reason, message, now);
-    struct kube_req req = {.verb = "POST",
-                           .res = &kube_res_events,
-                           .ns = t->ns,
-                           .body = body,
-                           .body_len = strlen(body)};
-    result = kube_conn_do(conn, &req, &resp, err, sizeof(err));
+    result = event_create(ev, conn, t, name, type, reason, message, now, err, sizeof(err));
+    if (result == HO11Y_EXISTS) {
+        /*
+         * Sent before by an earlier run, or longer ago than this process remembers. The stored
+         * count is read from the answer to a patch of lastTimestamp rather than with a get, so
+         * that events need no more permissions than client-go's recorder (create, patch).
+         */
+        long long stored = 0;
+        char *body = xasprintf("{\"lastTimestamp\":\"%s\"}", now);
+        result = event_patch(conn, t->ns, name, body, &stored, err, sizeof(err));
+        free(body);
+        if (result == HO11Y_OK) {
+            count = stored + 1;
+            result = event_bump(conn, t->ns, name, count, now, err, sizeof(err));
+        } else if (result == HO11Y_NOTFOUND) {
+            /* It expired in between. */
+            result = event_create(ev, conn, t, name, type, reason, message, now, err, sizeof(err));
+        }
+    }
 done:
     if (result) {
         LOG_WARN("Event %s %s on topology %s/%s not recorded: %s", type, reason, t->ns, t->name,
@@ -192,7 +264,6 @@ done:
         pthread_mutex_unlock(&ev->lock);
     }
     free(name);
-    free(body);
     free(key);
     return result;
 }

@@ -1,8 +1,11 @@
 /*
- * Events (core/v1) on Topologies. An event identical to one sent in the last ten minutes
- * (same object, type, reason and message) is not created again: the existing one gets its
- * count and lastTimestamp patched, as client-go's correlator does. Events are API writes, so
- * reconcile only records them at transitions. Thread-safe.
+ * Events (core/v1) on Topologies. Identical events (same object, type, reason and message) are
+ * one Event object whose count and lastTimestamp are patched, as client-go's correlator does,
+ * and this holds across restarts of the operator: the Event's name is the Topology's name and a
+ * hash of its uid, type, reason and message, so when a create is answered 409 AlreadyExists the
+ * existing Event is counted on instead. An event sent by this process in the last ten minutes is
+ * patched straight away. Events are API writes, so reconcile only records them at transitions.
+ * Thread-safe.
  */
 #ifndef HO11Y_OP_EVENTS_H
 #define HO11Y_OP_EVENTS_H
@@ -19,9 +22,12 @@ struct op_events *op_events_new(const char *component, const char *instance);
 void op_events_free(struct op_events *ev);
 
 /**
- * Records an event of type ("Normal"/"Warning") with reason and message on topology t, using
- * conn. Returns the API error (the caller logs it); the event is then not remembered, so a
- * retry sends it again.
+ * Records an event of type ("Normal"/"Warning") with reason and message on topology t (all
+ * borrowed), using conn (borrowed; one thread at a time, as for kube_conn_do). One request (a
+ * patch) when this process sent the event recently, else a create, and after 409 AlreadyExists
+ * two patches (lastTimestamp, whose answer carries the stored count, then the count), so that
+ * events need only the create and patch permissions of client-go's recorder. Returns the API
+ * error (logged here as a warning); the event is then not remembered, so a retry sends it again.
  */
 enum ho11y_err op_events_record(struct op_events *ev, struct kube_conn *conn,
                                 const struct op_topology *t, const char *type, const char *reason,
