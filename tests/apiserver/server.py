@@ -1,6 +1,7 @@
 """The stand-in's request pipeline: authentication, RBAC, test hooks, routing of non-resource
 paths (version, health, discovery, OpenAPI, admin) and resource requests, request log."""
 
+import gc
 import hashlib
 import ipaddress
 import json
@@ -564,11 +565,40 @@ def make_ssl_context(cert, key):
     return ctx
 
 
+class CycleCollector(threading.Thread):
+    """Keeps Python's cyclic garbage collector off the long-lived objects. Stored objects are
+    never mutated and hold no reference cycles, but each full collection traversed all of them
+    (with a large state, most of the heap) again and again, a fifth of the server's CPU time
+    in the Deployment workload. Every second it collects what was allocated since the last
+    pass and freezes the survivors (gc.freeze: later collections skip them; they are still
+    freed as usual when no longer referenced). Cycles formed among frozen objects are found
+    by an ordinary full collection every ten minutes."""
+
+    INTERVAL = 1.0
+    FULL_INTERVAL = 600.0
+
+    def __init__(self):
+        super().__init__(name="cycle-collector", daemon=True)
+        self.stop_event = threading.Event()
+
+    def run(self):
+        last_full = time.monotonic()
+        while not self.stop_event.wait(self.INTERVAL):
+            if time.monotonic() - last_full >= self.FULL_INTERVAL:
+                gc.unfreeze()
+                last_full = time.monotonic()
+            gc.collect()
+            gc.freeze()
+
+
 def run(state_dir, port, rbac_enabled, ready_delay, stop_event):
     """Start serving; returns (server, app, flusher) once the socket listens."""
     os.makedirs(state_dir, exist_ok=True)
     ca, crt, key = auth.ensure_certs(state_dir)
     app = App(state_dir, rbac_enabled, ready_delay)
+    gc.collect()
+    gc.freeze()  # the loaded state, OpenAPI documents, modules: there for the whole run
+    CycleCollector().start()
     ctx = make_ssl_context(crt, key)
     srv = TLSServer(("127.0.0.1", port), ctx, app)
     app.port = srv.server_address[1]

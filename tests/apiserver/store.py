@@ -14,6 +14,9 @@ HISTORY_SECONDS = 75.0  # the real watch cache keeps about 75 s of events
 HISTORY_MIN_EVENTS = 100
 HISTORY_MAX_EVENTS = 500000
 
+# json.dumps(..., separators=(",", ":")), ASCII only, without building an encoder per call
+_state_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
 
 class Event:
     __slots__ = ("rv", "key", "type", "obj", "old", "time", "lines")
@@ -190,17 +193,16 @@ class Store:
         with self.save_lock:
             chunks = self._encode_state()
             tmp = self.state_path + ".tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                for c in chunks:
-                    f.write(c)
+            with open(tmp, "wb") as f:
+                f.writelines(chunks)
             os.replace(tmp, self.state_path)
 
     def _encode_state(self):
-        """The text of json.dumps(self.snapshot(), separators=(",", ":")) as a list of chunks,
-        made faster: stored objects are never mutated, so the text of each object is kept from
-        the previous save and only new objects are encoded. Encoding holds the interpreter,
-        and a large state took seconds, during which the server answered nothing. Caller holds
-        save_lock."""
+        """The text of json.dumps(self.snapshot(), separators=(",", ":")) as a list of chunks of
+        bytes, made faster: stored objects are never mutated, so the text of each object is
+        kept from the previous save (encoded, as the file's bytes) and only new objects are
+        encoded. Encoding holds the interpreter, and a large state took seconds, during which
+        the server answered nothing. Caller holds save_lock."""
         with self.lock:
             buckets = [(k, list(v.values())) for k, v in self.data.items() if v]
             rv = self.rv
@@ -208,7 +210,7 @@ class Store:
             self.dirty = False
         old = self._encoded
         new = {}
-        chunks = ['{"resourceVersion":%s,"objects":{' % json.dumps(rv)]
+        chunks = [b'{"resourceVersion":%s,"objects":{' % _state_dumps(rv).encode("ascii")]
         for i, (key, objs) in enumerate(buckets):
             texts = []
             for o in objs:
@@ -216,14 +218,14 @@ class Store:
                 if hit is not None and hit[0] is o:
                     t = hit[1]
                 else:
-                    t = json.dumps(o, separators=(",", ":"))
+                    t = _state_dumps(o).encode("ascii")
                 new[id(o)] = (o, t)
                 texts.append(t)
-            chunks.append(("," if i else "") + json.dumps(key) + ":[")
-            chunks.append(",".join(texts))
-            chunks.append("]")
+            chunks.append((b"," if i else b"") + _state_dumps(key).encode("ascii") + b":[")
+            chunks.append(b",".join(texts))
+            chunks.append(b"]")
         self._encoded = new
-        chunks.append('},"extra":%s}' % json.dumps(extra, separators=(",", ":")))
+        chunks.append(b'},"extra":%s}' % _state_dumps(extra).encode("ascii"))
         return chunks
 
     def load(self):
