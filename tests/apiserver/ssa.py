@@ -277,13 +277,57 @@ def encode_managed(entries):
         if e.time:
             d["time"] = e.time
         d["fieldsType"] = "FieldsV1"
-        t = e.trie
-        # to_trie(from_trie(t)) == t for a trie t made by to_trie
-        d["fieldsV1"] = t[1] if t is not None and t[0] is e.fields else to_trie(e.fields)
+        d["fieldsV1"] = _trie_of(e)
         if e.subresource:
             d["subresource"] = e.subresource
         out.append(d)
     return out
+
+
+def _trie_of(e):
+    """to_trie(e.fields), from the trie e.fields was parsed from when there is one."""
+    t = e.trie
+    if t is None:
+        return to_trie(e.fields)
+    parsed, trie = t
+    if e.fields is parsed:
+        return trie  # to_trie(from_trie(t)) == t for a trie t made by to_trie
+    if len(e.fields) < len(parsed) and len(parsed) - len(e.fields) <= 16 and \
+            e.fields.issubset(parsed):
+        return _trie_without(trie, parsed - e.fields, e.fields)
+    return to_trie(e.fields)
+
+
+def _trie_without(trie, gone, fields):
+    """to_trie(fields) for fields = from_trie(trie) less the paths in gone, made from trie:
+    the nodes on the way to a removed path are copied (trie is shared), the path's node
+    removed, then every node left empty by it (no other path of fields goes through it, and
+    none ends there: a map-list item's node keeps its "." and fields holds no other path that
+    is a prefix of another). The other keys keep their order, which is to_trie's."""
+    prefix = _PREFIX
+    root = dict(trie)
+    copied = {id(root)}
+    for p in gone:
+        chain = [root]
+        node = root
+        for e in p:
+            k = prefix[e[0]] + e[1]
+            child = node[k]
+            if id(child) not in copied:
+                child = dict(child)
+                copied.add(id(child))
+                node[k] = child
+            chain.append(child)
+            node = child
+        if p[-1][0] == "k":
+            del node["."]
+        for i in range(len(p) - 1, -1, -1):
+            if chain[i + 1]:
+                break
+            e = p[i]
+            del chain[i][prefix[e[0]] + e[1]]
+    _remember(root, fields)
+    return root
 
 
 def _find(entries, manager, operation, subresource):

@@ -61,6 +61,7 @@ class Workloads:
         self.ready_delay = ready_delay
         self.worker = Worker("workloads", self.process, app.admin)
         self.pod_seq = 0
+        self.hashes = {}  # id(template) -> (template, its hash), see _template_hash
         # controller uid -> {(namespace, name)} of the ReplicaSets and Pods it controls, kept
         # up to date from the store's events, so that finding what a Deployment or ReplicaSet
         # owns does not scan every object of the kind.
@@ -202,6 +203,19 @@ class Workloads:
                 out.append(o)
         return out
 
+    def _template_hash(self, template):
+        """template_hash of a stored Deployment's template, kept per template object (stored
+        objects are never mutated): a Deployment is synced again on every change of its
+        ReplicaSets and Pods."""
+        hit = self.hashes.get(id(template))
+        if hit is not None and hit[0] is template:
+            return hit[1]
+        h = template_hash(template)
+        if len(self.hashes) >= 4096:
+            self.hashes.clear()
+        self.hashes[id(template)] = (template, h)
+        return h
+
     def _deployment(self, ns, name):
         d = self.store.get("apps/deployments", ns, name)
         if d is None or d["metadata"].get("deletionTimestamp"):
@@ -209,8 +223,8 @@ class Workloads:
         rs_rt = self._rt("replicasets", "apps")
         spec = d.get("spec") or {}
         desired = spec.get("replicas", 1)
-        template = clone(spec.get("template") or {})
-        h = template_hash(template)
+        stored_template = spec.get("template") or {}
+        h = self._template_hash(stored_template)
         rss = self._owned("apps/replicasets", ns, d["metadata"]["uid"])
         new_rs = None
         for rs in rss:
@@ -219,6 +233,7 @@ class Workloads:
         revisions = [int((rs["metadata"].get("annotations") or {}).get(
             "deployment.kubernetes.io/revision", "0") or 0) for rs in rss]
         if new_rs is None:
+            template = clone(stored_template)
             tm = template.setdefault("metadata", {})
             labels = dict(tm.get("labels") or {})
             labels["pod-template-hash"] = h
@@ -389,8 +404,12 @@ class Workloads:
         p = self.store.get("pods", ns, name)
         if p is None or p["metadata"].get("uid") != uid or p["metadata"].get("deletionTimestamp"):
             return
-        new = clone(p)
-        spec = new.setdefault("spec", {})
+        # A copy of the parts it changes (stored objects are shared, never changed): the
+        # update pipeline sets metadata fields and defaults spec fields (already defaulted
+        # at create, so nothing below spec changes).
+        new = dict(p)
+        new["metadata"] = dict(p["metadata"])
+        spec = new["spec"] = dict(p.get("spec") or {})
         spec.setdefault("nodeName", NODE)
         now = now_rfc3339()
         self.pod_seq += 1
