@@ -2548,12 +2548,27 @@ def evaluate(expr, **variables):
     return p.eval(variables)
 
 
+_NEEDS_CONV = {}  # id(schema node) -> (node, _needs_conv): schema nodes are never changed
+
+
 def _needs_conv(s, memo):
     if not isinstance(s, dict):
         return False
     k = id(s)
     if k in memo:
         return memo[k]
+    hit = _NEEDS_CONV.get(k)
+    if hit is not None and hit[0] is s:
+        return hit[1]
+    r = _needs_conv_walk(s, memo)
+    if len(_NEEDS_CONV) >= 100000:
+        _NEEDS_CONV.clear()
+    _NEEDS_CONV[k] = (s, r)
+    return r
+
+
+def _needs_conv_walk(s, memo):
+    k = id(s)
     memo[k] = False
     t = s.get("type")
     r = False

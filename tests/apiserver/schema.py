@@ -286,13 +286,34 @@ def _json_type(v):
     return "object"
 
 
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def deep_equal(a, b):
+    """JSON equality: numbers of different types (1, 1.0, true) differ, map keys in any
+    order. A value differs from itself when it holds NaN."""
+    if a != b:
+        return False  # (deep_equal implies ==)
+    # Python says equal: the same JSON text settles it (equal texts hold the same values of
+    # the same types); other cases (maps in another key order, ints and floats, NaN) are
+    # compared one value at a time.
+    if isinstance(a, (dict, list)):
+        try:
+            t = _dumps(a)
+            if "NaN" not in t and t == _dumps(b):
+                return True
+        except (TypeError, ValueError):
+            pass
+    return _deep_equal(a, b)
+
+
+def _deep_equal(a, b):
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, dict):
-        return isinstance(b, dict) and len(a) == len(b) and all(k in b and deep_equal(v, b[k]) for k, v in a.items())
+        return isinstance(b, dict) and len(a) == len(b) and all(k in b and _deep_equal(v, b[k]) for k, v in a.items())
     if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(deep_equal(x, y) for x, y in zip(a, b))
+        return isinstance(b, list) and len(a) == len(b) and all(_deep_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return type(a) is type(b) and a == b
     return a == b
