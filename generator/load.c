@@ -113,8 +113,8 @@ static void shot_done(void *arg, CURLcode cc)
         catch_up(l, gen_mono_ns());
 }
 
-/* Moves the per-second window forward to the second of now, clearing the seconds it enters
- * (before anything is counted in them). */
+/* Moves the per-second window forward to the second of now (never back), clearing the seconds
+ * it enters before anything is counted in them. */
 static void window_roll(struct gen_load *l, int64_t now)
 {
     int64_t second = (now - l->start) / 1000000000;
@@ -150,9 +150,12 @@ static void fire(struct gen_load *l, int64_t due)
     atomic_fetch_add(&l->in_flight, 1);
     metrics_gauge_add(l->m_in_flight, 1);
     atomic_fetch_add(&l->sent, 1);
-    /* The window counts sends by when they happen (a waiting request goes out late). */
-    window_roll(l, gen_mono_ns());
-    l->window[l->window_second % RATE_WINDOW_S]++;
+    /* The window counts sends by their due time (the rate asked for, whatever the scheduling
+     * jitter); one that waited longer than the window is not counted. */
+    int64_t second = (due - l->start) / 1000000000;
+    window_roll(l, due);
+    if (second > l->window_second - RATE_WINDOW_S)
+        l->window[second % RATE_WINDOW_S]++;
     gen_loop_transfer(l->loop, s->easy, shot_done, s);
 }
 
