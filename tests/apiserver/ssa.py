@@ -47,7 +47,10 @@ def _walk(v, path, names, typer, out):
             out.add(path)
             return
         for k, x in v.items():
-            _walk(x, path + (("f", k),), names + (k,), typer, out)
+            if isinstance(x, (dict, list)):
+                _walk(x, path + (("f", k),), names + (k,), typer, out)
+            else:
+                out.add(path + (("f", k),))  # a scalar: the path itself (inlined: hot)
         return
     if isinstance(v, list):
         t, keys = typer(names)
@@ -56,7 +59,10 @@ def _walk(v, path, names, typer, out):
                 p = path + (("k", _key_of(item, keys)),)
                 out.add(p)
                 for k, x in item.items():
-                    _walk(x, p + (("f", k),), names + (k,), typer, out)
+                    if isinstance(x, (dict, list)):
+                        _walk(x, p + (("f", k),), names + (k,), typer, out)
+                    else:
+                        out.add(p + (("f", k),))
             return
         if t == "set" and all(not isinstance(i, (dict, list)) for i in v):
             for item in v:
