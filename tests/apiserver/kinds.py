@@ -74,7 +74,12 @@ def check_name(kind_style, field, name):
     return []
 
 
+_VALID_QNAMES = set()  # keys found valid: the same label and annotation keys come again and again
+
+
 def check_qualified_name(field, key):
+    if key in _VALID_QNAMES:
+        return []
     parts = key.split("/")
     if len(parts) > 2:
         return [inv(field, key, "a qualified name " + MSG_QNAME)]
@@ -90,6 +95,9 @@ def check_qualified_name(field, key):
         prefix = parts[0]
         if not prefix or len(prefix) > 253 or not _SUBDOMAIN.match(prefix):
             return [inv(field, key, "prefix part " + MSG_SUBDOMAIN)]
+    if len(_VALID_QNAMES) >= 50000:
+        _VALID_QNAMES.clear()
+    _VALID_QNAMES.add(key)
     return []
 
 

@@ -584,8 +584,38 @@ def _to_field_errors(errs):
 # embedded resources and list types
 
 
-def _walk_embedded(v, s, path, out, root=True):
+_SUBTREE = {}  # (id(schema node), what) -> (node, any node below it has it); nodes never change
+
+
+def _subtree_has(s, what):
+    """Whether s or a schema node under it (properties, additionalProperties, items: what the
+    walks below follow) has `what`: "rules" (x-kubernetes-validations), "embedded"
+    (x-kubernetes-embedded-resource) or "listtype" (a set or map list type). A walk finds
+    nothing to report under a node without it."""
     if not isinstance(s, dict):
+        return False
+    key = (id(s), what)
+    hit = _SUBTREE.get(key)
+    if hit is not None and hit[0] is s:
+        return hit[1]
+    if what == "rules":
+        r = bool(s.get("x-kubernetes-validations"))
+    elif what == "embedded":
+        r = bool(s.get("x-kubernetes-embedded-resource"))
+    else:
+        r = s.get("x-kubernetes-list-type") in ("set", "map")
+    if not r:
+        props = s.get("properties")
+        r = (isinstance(props, dict) and any(_subtree_has(p, what) for p in props.values())) or \
+            _subtree_has(s.get("additionalProperties"), what) or _subtree_has(s.get("items"), what)
+    if len(_SUBTREE) >= 100000:
+        _SUBTREE.clear()
+    _SUBTREE[key] = (s, r)
+    return r
+
+
+def _walk_embedded(v, s, path, out, root=True):
+    if not isinstance(s, dict) or not _subtree_has(s, "embedded"):
         return
     if isinstance(v, dict):
         if s.get("x-kubernetes-embedded-resource") and not root:
@@ -626,7 +656,7 @@ def _walk_embedded(v, s, path, out, root=True):
 
 
 def _walk_listtypes(v, s, path, out):
-    if not isinstance(s, dict):
+    if not isinstance(s, dict) or not _subtree_has(s, "listtype"):
         return
     if isinstance(v, list):
         lt = s.get("x-kubernetes-list-type")
@@ -800,7 +830,7 @@ def _eval_rules(v, s, path, old, root, cache, out):
 
 
 def _walk_cel(v, s, path, old, root, cache, out):
-    if not isinstance(s, dict):
+    if not isinstance(s, dict) or not _subtree_has(s, "rules"):
         return
     _eval_rules(v, s, path, old, root, cache, out)
     if isinstance(v, dict):
