@@ -21,12 +21,19 @@
 #define BACKOFF_FIRST (250LL * 1000000)
 #define BACKOFF_MAX   (5LL * 1000000000)
 #define WARN_INTERVAL (5LL * 1000000000)
-#define SPAN_MAX      (256u << 10) /* one encoded span; ours are about 1 KiB */
-#define SPAN_RESERVE  1536
+#define SPAN_MAX      (256u << 10) /* one queued span; ours are ~200 bytes packed, 800 as JSON */
+#define BODY_KEEP     (64u << 10)  /* a body buffer larger than this is freed after its batch */
+#define SPAN_JSON_EST 1024         /* a span's JSON, to size a batch body in one allocation */
 
+/*
+ * A queued span: packed (trace.h, a quarter of its JSON), encoded by the exporter thread when
+ * its batch is sent; or already encoded as JSON by the thread that ended it, when the exporter
+ * is behind (see gen_exporter_submit_span).
+ */
 struct entry {
     char *data;
     size_t len;
+    bool json;
     int64_t queued_at; /* monotonic */
 };
 
@@ -39,6 +46,8 @@ struct gen_exporter {
     pthread_cond_t cond; /* CLOCK_MONOTONIC */
     struct entry *ring;
     size_t head, count;
+    _Atomic size_t backlog; /* count, readable without the lock */
+    size_t json_mark;       /* from this backlog on, submitters encode JSON themselves */
     bool stopping, closed;
     int64_t stop_deadline;
     bool started;
@@ -116,7 +125,7 @@ bool gen_exporter_enabled(const struct gen_exporter *exp)
 }
 
 /* Queues an owned buffer (freed here when dropped). */
-static bool enqueue(struct gen_exporter *exp, char *owned, size_t len)
+static bool enqueue(struct gen_exporter *exp, char *owned, size_t len, bool json)
 {
     count(&exp->created, exp->m_created, 1);
     pthread_mutex_lock(&exp->lock);
@@ -133,8 +142,10 @@ static bool enqueue(struct gen_exporter *exp, char *owned, size_t len)
     struct entry *slot = &exp->ring[(exp->head + exp->count) % exp->o.queue_max];
     slot->data = owned;
     slot->len = len;
+    slot->json = json;
     slot->queued_at = gen_mono_ns();
     exp->count++;
+    atomic_store_explicit(&exp->backlog, exp->count, memory_order_relaxed);
     bool wake = exp->count == 1 || exp->count == exp->o.batch_max;
     pthread_mutex_unlock(&exp->lock);
     if (wake)
@@ -142,31 +153,45 @@ static bool enqueue(struct gen_exporter *exp, char *owned, size_t len)
     return true;
 }
 
-bool gen_exporter_submit(struct gen_exporter *exp, const char *span_json, size_t len)
-{
-    if (!exp || !exp->o.enabled)
-        return false;
-    return enqueue(exp, xstrndup(span_json, len), len);
-}
-
-bool gen_exporter_submit_span(struct gen_exporter *exp, const struct gen_span *span)
+/* The span as OTLP JSON in a buffer of its exact size; NULL when it passes SPAN_MAX. */
+static char *encode_exact(const struct gen_span *span, size_t *len)
 {
     struct hbuf b;
-    size_t len = 0;
-    if (!exp || !exp->o.enabled)
-        return false;
     hbuf_init(&b, SPAN_MAX);
-    hbuf_reserve(&b, SPAN_RESERVE);
+    hbuf_reserve(&b, SPAN_JSON_EST);
     if (otlp_span_encode(span, &b)) {
         hbuf_cleanup(&b);
+        return NULL;
+    }
+    char *data = hbuf_steal(&b, len);
+    return xrealloc(data, *len + 1);
+}
+
+/*
+ * Packing costs a request a seventh of encoding, and keeps the queue four times smaller. The
+ * exporter thread then encodes at send time, which it may lack the CPU for on a saturated
+ * machine: once half the queue is waiting, the threads that end spans encode them themselves
+ * (as the exporter then only copies them), so the queue drains rather than overflows.
+ */
+bool gen_exporter_submit_span(struct gen_exporter *exp, const struct gen_span *span)
+{
+    size_t len = 0;
+    char *data = NULL;
+    if (!exp || !exp->o.enabled)
+        return false;
+    bool json = atomic_load_explicit(&exp->backlog, memory_order_relaxed) >= exp->json_mark;
+    if (json) {
+        data = encode_exact(span, &len);
+    } else if ((len = gen_span_packed_size(span)) <= SPAN_MAX) {
+        data = xmalloc(len);
+        gen_span_pack(span, data);
+    }
+    if (!data) {
         count(&exp->created, exp->m_created, 1);
         count(&exp->dropped_failed, exp->m_drop_failed, 1);
         return false;
     }
-    char *data = hbuf_steal(&b, &len);
-    /* Give back the slack of the reservation: queued spans should cost what they weigh. */
-    data = xrealloc(data, len + 1);
-    return enqueue(exp, data, len);
+    return enqueue(exp, data, len, json);
 }
 
 static void abs_deadline(int64_t mono_ns, struct timespec *ts)
@@ -274,14 +299,28 @@ static long post(struct gen_exporter *e, int64_t timeout_ns, CURLcode *cc)
     return code;
 }
 
+/* The request body of a batch, its spans encoded now; false when it passes BODY_MAX. */
 static bool build_body(struct gen_exporter *e, struct entry *batch, size_t n)
 {
     hbuf_reset(&e->body);
+    hbuf_reserve(&e->body, e->o.batch_prefix_len + n * SPAN_JSON_EST);
     if (hbuf_add(&e->body, e->prefix, e->o.batch_prefix_len))
         return false;
-    for (size_t i = 0; i < n; i++)
-        if ((i && hbuf_addc(&e->body, ',')) || hbuf_add(&e->body, batch[i].data, batch[i].len))
+    for (size_t i = 0; i < n; i++) {
+        struct gen_span s;
+        if (i && hbuf_addc(&e->body, ','))
             return false;
+        if (batch[i].json) {
+            if (hbuf_add(&e->body, batch[i].data, batch[i].len))
+                return false;
+            continue;
+        }
+        /* Packed by this process: unpacking cannot fail, and an empty object would do. */
+        if (!gen_span_unpack(batch[i].data, batch[i].len, &s))
+            memset(&s, 0, sizeof(s));
+        if (otlp_span_encode(&s, &e->body))
+            return false;
+    }
     return hbuf_adds(&e->body, OTLP_BATCH_SUFFIX) == HO11Y_OK;
 }
 
@@ -369,6 +408,7 @@ static size_t take(struct gen_exporter *e, struct entry *batch)
         batch[i] = e->ring[(e->head + i) % e->o.queue_max];
     e->head = (e->head + n) % e->o.queue_max;
     e->count -= n;
+    atomic_store_explicit(&e->backlog, e->count, memory_order_relaxed);
     return n;
 }
 
@@ -402,6 +442,11 @@ static void *exporter_main(void *arg)
         send_batch(e, batch, n, deadline);
         for (size_t i = 0; i < n; i++)
             free(batch[i].data);
+        /* Between batches a large body would only hold memory (it is rebuilt every time). */
+        if (e->body.cap > BODY_KEEP) {
+            hbuf_cleanup(&e->body);
+            hbuf_init(&e->body, BODY_MAX);
+        }
         pthread_mutex_lock(&e->lock);
     }
     /* Out of time: whatever is left is dropped, and counted. */
@@ -411,6 +456,7 @@ static void *exporter_main(void *arg)
         e->head = (e->head + 1) % e->o.queue_max;
         e->count--;
     }
+    atomic_store_explicit(&e->backlog, 0, memory_order_relaxed);
     pthread_mutex_unlock(&e->lock);
     if (left)
         count(&e->dropped_shutdown, e->m_drop_shutdown, left);
@@ -453,6 +499,7 @@ struct gen_exporter *gen_exporter_new(const struct gen_exporter_options *opts,
         e->o.queue_max = 1;
     if (!e->o.batch_max || e->o.batch_max > e->o.queue_max)
         e->o.batch_max = e->o.queue_max;
+    e->json_mark = e->o.queue_max / 2 ? e->o.queue_max / 2 : 1;
     pthread_mutex_init(&e->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

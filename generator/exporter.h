@@ -1,6 +1,6 @@
 /*
- * The span exporter: a bounded in-memory queue of encoded spans and one background thread that
- * sends them as OTLP/HTTP JSON batches.
+ * The span exporter: a bounded in-memory queue of spans (packed copies, or their JSON while the
+ * exporter is behind) and one background thread that sends them as OTLP/HTTP JSON batches.
  *
  * Submitting never blocks: when the queue is full the span is dropped and counted. The thread
  * sends a batch when batch_max spans are queued or when delay has passed since the last export.
@@ -57,14 +57,9 @@ struct gen_exporter *gen_exporter_new(const struct gen_exporter_options *opts,
 bool gen_exporter_enabled(const struct gen_exporter *exp);
 
 /**
- * Queues one encoded span (len bytes, copied). Never blocks; returns false when the span was
- * dropped (queue full, exporter disabled or shut down). Thread-safe.
- */
-bool gen_exporter_submit(struct gen_exporter *exp, const char *span_json, size_t len);
-
-/**
- * Encodes a span (otlp_span_encode) and queues it; the span is only borrowed. Never blocks;
- * false when dropped. Thread-safe.
+ * Queues a copy of a span (packed, see trace.h, and encoded as OTLP JSON when its batch is
+ * sent; encoded at once while half the queue is waiting); the span is only borrowed. Never blocks;
+ * false when dropped (queue full, exporter disabled or shut down). Thread-safe.
  */
 bool gen_exporter_submit_span(struct gen_exporter *exp, const struct gen_span *span);
 

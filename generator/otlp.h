@@ -5,7 +5,8 @@
  *
  * A batch body is  prefix + span + "," + span ... + OTLP_BATCH_SUFFIX,  where the prefix holds
  * the resource and the instrumentation scope and is built once. Spans are encoded one by one
- * when they end, so the export queue holds bytes, never pointers into request state.
+ * into the body when their batch is sent; the export queue holds packed copies (trace.h),
+ * never pointers into request state.
  */
 #ifndef HO11Y_GENERATOR_OTLP_H
 #define HO11Y_GENERATOR_OTLP_H

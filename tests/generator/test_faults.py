@@ -177,6 +177,35 @@ class Collector(Ho11yCase):
         self.assertEqual(rcv.requests[0]["size"] > 0, True)
         self.assertTrue(any(l.get("msg") == "OTLP receiver rejected spans" for l in h.lines()))
 
+    def test_spans_queued_behind_a_slow_collector_arrive_whole(self):
+        # The first batch waits a second for its retry while 35 more spans queue up: past half
+        # the queue they are queued as JSON rather than packed, and the next batch mixes both.
+        rcv = self.receiver()
+        rcv.script = [(503, {"Retry-After": "1"}, {})]
+        h = self.start({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": rcv.url,
+                        "OTEL_BSP_MAX_QUEUE_SIZE": "40", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "40",
+                        "OTEL_BSP_SCHEDULE_DELAY": "10"})
+        parent = "00-6b1332c3ef46a4df968a77d6eb353c2c-00f067aa0ba902b7-01"
+        self.assertEqual(h.get(headers={"traceparent": parent, "tracestate": "k=v,a=b"})[0],
+                         200)
+        time.sleep(0.2)  # the first batch is out and waiting for its retry
+        ids = set()
+        for status, _, body in h.get_many(35, workers=5):
+            self.assertEqual(status, 200)
+            ids.add(body.decode()[12:-2].replace("-", "")[1:])
+        spans = rcv.wait_spans(36, timeout=15 * SCALE)
+        self.assertEqual(rcv.errors, [])
+        self.assertEqual(len(spans), 36)
+        self.assertEqual({sp["traceId"] for sp in spans},
+                         ids | {"6b1332c3ef46a4df968a77d6eb353c2c"})
+        first = [sp for sp in spans if sp.get("parentSpanId")]
+        self.assertEqual([(sp["parentSpanId"], sp.get("traceState")) for sp in first],
+                         [("00f067aa0ba902b7", "k=v,a=b")])
+        for sp in spans:
+            self.assertEqual((sp["kind"], sp["attrs"]["http.status_code"]), (SERVER, 200), sp)
+        created, exported, dropped, queued = self.counters(h)
+        self.assertEqual((created, exported, dropped), (36, 36, 0))
+
     def test_queue_overflow_drops_without_blocking(self):
         hang = self.hang()  # a collector that never answers
         h = self.start({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": hang.url + "v1/traces",

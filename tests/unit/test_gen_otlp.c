@@ -1,6 +1,8 @@
 /* OTLP/HTTP JSON encoding, checked rule by rule against the OTLP JSON mapping (hex ids, integer
  * enums, 64-bit integers as strings, lowerCamelCase keys) and the response parser. */
 #include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
@@ -155,6 +157,62 @@ TEST(encode_is_bounded)
     CHECK_INT_EQ(otlp_span_encode(&s, &b), HO11Y_LIMIT);
     CHECK_STR_EQ(hbuf_str(&b), "prefix"); /* unchanged */
     hbuf_cleanup(&b);
+}
+
+/* A packed span encodes to exactly the JSON of the span it copies, and owns its strings. */
+TEST(packed_span_encodes_like_the_span)
+{
+    struct gen_span s, u;
+    struct hbuf direct, packed;
+    char msg[32], type[16];
+    hbuf_init(&direct, 1 << 16);
+    hbuf_init(&packed, 1 << 16);
+    client_span(&s);
+    snprintf(msg, sizeof(msg), "connect refused");
+    snprintf(type, sizeof(type), "ConnectError");
+    s.has_exception = true;
+    s.exception_ns = s.end_ns - 5;
+    s.exception_type = type;
+    s.exception_message = msg;
+    s.status_message = msg;
+    gen_span_attr_str(&s, "empty", "");
+    size_t len = gen_span_packed_size(&s);
+    char *data = malloc(len);
+    CHECK(data != NULL);
+    gen_span_pack(&s, data);
+    CHECK_INT_EQ(otlp_span_encode(&s, &direct), HO11Y_OK);
+    memset(msg, 'x', sizeof(msg) - 1); /* the request's buffers are reused once it is queued */
+    memset(type, 'y', sizeof(type) - 1);
+    CHECK(gen_span_unpack(data, len, &u));
+    CHECK_INT_EQ(otlp_span_encode(&u, &packed), HO11Y_OK);
+    CHECK_STR_EQ(hbuf_str(&packed), hbuf_str(&direct));
+    CHECK(len * 2 < direct.len); /* the point of packing */
+    /* Anything but one whole packed span is refused. */
+    CHECK(!gen_span_unpack(data, len - 1, &u));
+    CHECK(!gen_span_unpack(data, 10, &u));
+    char *longer = malloc(len + 1);
+    CHECK(longer != NULL);
+    memcpy(longer, data, len);
+    longer[len] = 0;
+    CHECK(!gen_span_unpack(longer, len + 1, &u));
+    free(longer);
+    free(data);
+    /* A root span with no optional strings and no attributes. */
+    memset(&s, 0, sizeof(s));
+    gen_span_id_new(s.span_id);
+    s.name = "GET /";
+    s.kind = GEN_SPAN_KIND_SERVER;
+    len = gen_span_packed_size(&s);
+    data = malloc(len);
+    CHECK(data != NULL);
+    gen_span_pack(&s, data);
+    CHECK(gen_span_unpack(data, len, &u));
+    CHECK(!u.has_parent && u.trace_state == NULL && u.status_message == NULL);
+    CHECK_STR_EQ(u.name, "GET /");
+    CHECK_INT_EQ(u.nattrs, 0);
+    free(data);
+    hbuf_cleanup(&direct);
+    hbuf_cleanup(&packed);
 }
 
 TEST(response_parsing)
