@@ -556,6 +556,11 @@ def apply(live, applied, manager, api_version, force, typer, subresource="", exc
     base = live if live is not None else {}
     merged = merge_applied({k: v for k, v in base.items()}, body, typer)
     removed = prev - a_set
+    if removed:
+        # merged shares the parts the configuration leaves out with live, a stored object
+        # (never changed in place): removing fields from them changed the stored object
+        # without a new resourceVersion or watch event
+        merged = clone(merged)
     others = [e for e in entries if e is not mine]
     for p in sorted(removed, key=len, reverse=True):
         owned = any(p in e.fields or any(q[:len(p)] == p for q in e.fields) for e in others)
