@@ -53,6 +53,16 @@ def json_response(code, obj, warnings=None):
     return Response(code, util.dumpb(obj), "application/json", headers)
 
 
+def stored_response(code, presented, stored, warnings=None):
+    """json_response for the presentation of an object just written: when it is the object
+    itself (no version conversion), its text is kept for the watch events and the state
+    file."""
+    if presented is not stored:
+        return json_response(code, presented, warnings)
+    headers = [("Warning", '299 - "%s"' % w.replace('"', '\\"')) for w in (warnings or [])]
+    return Response(code, util.dumpb_stored(stored), "application/json", headers)
+
+
 class Ctx:
     """Per-request options."""
 
@@ -446,7 +456,7 @@ class ResourceAPI:
         self.check_kind(rt, obj)
         obj = self.to_storage(rt, obj)
         code, out = self.do_create(ctx, obj)
-        return json_response(code, self.present(rt, out), ctx.warnings)
+        return stored_response(code, self.present(rt, out), out, ctx.warnings)
 
     def _namespace_admission(self, rt, ns, name):
         if not rt.namespaced:
@@ -559,10 +569,10 @@ class ResourceAPI:
             if old is None:
                 if rt.create_on_update and not ctx.sub:
                     code, out = self.do_create(ctx, body)
-                    return json_response(code, self.present(rt, out), ctx.warnings)
+                    return stored_response(code, self.present(rt, out), out, ctx.warnings)
                 raise errors.not_found(rt, info.name)
             out = self.do_update(ctx, body, old, "update")
-        return json_response(200, self.present(rt, out), ctx.warnings)
+        return stored_response(200, self.present(rt, out), out, ctx.warnings)
 
     def _check_name_ns(self, rt, info, body):
         m = body["metadata"]
@@ -739,7 +749,7 @@ class ResourceAPI:
                                   "URL (%s)" % (nm.get("name", ""), info.name))
             new = self.to_storage(rt, new)
             out = self.do_update(ctx, new, old, "patch")
-        return json_response(200, self.present(rt, out), ctx.warnings)
+        return stored_response(200, self.present(rt, out), out, ctx.warnings)
 
     def apply(self, ctx, req, force):
         rt = ctx.rt
@@ -794,10 +804,10 @@ class ResourceAPI:
                 merged.setdefault("kind", rt.kind)
                 merged = self.to_storage(rt, merged)
                 code, out = self.do_create(ctx, merged, managed_ready=True)
-                return json_response(code, self.present(rt, out), ctx.warnings)
+                return stored_response(code, self.present(rt, out), out, ctx.warnings)
             merged = self.to_storage(rt, merged)
             out = self.do_update(ctx, merged, old, "apply", managed_ready=True)
-        return json_response(200, self.present(rt, out), ctx.warnings)
+        return stored_response(200, self.present(rt, out), out, ctx.warnings)
 
     # ---- scale --------------------------------------------------------------------------------
     def _scale_paths(self, rt):

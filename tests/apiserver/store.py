@@ -10,12 +10,11 @@ import os
 import threading
 import time
 
+import util
+
 HISTORY_SECONDS = 75.0  # the real watch cache keeps about 75 s of events
 HISTORY_MIN_EVENTS = 100
 HISTORY_MAX_EVENTS = 500000
-
-# json.dumps(..., separators=(",", ":")), ASCII only, without building an encoder per call
-_state_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class Event:
@@ -198,11 +197,12 @@ class Store:
             os.replace(tmp, self.state_path)
 
     def _encode_state(self):
-        """The text of json.dumps(self.snapshot(), separators=(",", ":")) as a list of chunks of
-        bytes, made faster: stored objects are never mutated, so the text of each object is
-        kept from the previous save (encoded, as the file's bytes) and only new objects are
-        encoded. Encoding holds the interpreter, and a large state took seconds, during which
-        the server answered nothing. Caller holds save_lock."""
+        """The text of json.dumps(self.snapshot(), separators=(",", ":"), ensure_ascii=False)
+        as a list of chunks of UTF-8 bytes, made faster: stored objects are never mutated, so
+        the text of each object is kept from the previous save (or taken from the answer or
+        watch event that sent it) and only the others are encoded. Encoding holds the
+        interpreter, and a large state took seconds, during which the server answered
+        nothing. Caller holds save_lock."""
         with self.lock:
             buckets = [(k, list(v.values())) for k, v in self.data.items() if v]
             rv = self.rv
@@ -210,7 +210,7 @@ class Store:
             self.dirty = False
         old = self._encoded
         new = {}
-        chunks = [b'{"resourceVersion":%s,"objects":{' % _state_dumps(rv).encode("ascii")]
+        chunks = [b'{"resourceVersion":%s,"objects":{' % util.dumpb(rv)]
         for i, (key, objs) in enumerate(buckets):
             texts = []
             for o in objs:
@@ -218,14 +218,14 @@ class Store:
                 if hit is not None and hit[0] is o:
                     t = hit[1]
                 else:
-                    t = _state_dumps(o).encode("ascii")
+                    t = util.dumpb_stored(o)
                 new[id(o)] = (o, t)
                 texts.append(t)
-            chunks.append((b"," if i else b"") + _state_dumps(key).encode("ascii") + b":[")
+            chunks.append((b"," if i else b"") + util.dumpb(key) + b":[")
             chunks.append(b",".join(texts))
             chunks.append(b"]")
         self._encoded = new
-        chunks.append(b'},"extra":%s}' % _state_dumps(extra).encode("ascii"))
+        chunks.append(b'},"extra":%s}' % util.dumpb(extra))
         return chunks
 
     def load(self):

@@ -19,6 +19,24 @@ def dumpb(obj):
     return _encoder.encode(obj).encode("utf-8")
 
 
+_STORED = {}  # id(object) -> (object, dumpb(object)), see dumpb_stored
+_STORED_MAX = 4096
+
+
+def dumpb_stored(obj):
+    """dumpb of an object that is never changed again (a stored object), kept for a while:
+    the answer to a write, the watch event of it and the state file all send the same text."""
+    hit = _STORED.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    b = _encoder.encode(obj).encode("utf-8")
+    if len(_STORED) >= _STORED_MAX:
+        for k in list(_STORED)[:_STORED_MAX // 4]:
+            _STORED.pop(k, None)
+    _STORED[id(obj)] = (obj, b)
+    return b
+
+
 def loads(text):
     return json.loads(text)
 

@@ -205,7 +205,15 @@ class WatchStream:
                         lines = ev.lines = {}
                     line = lines.get((t[0], ck))
                     if line is None:
-                        line = lines[(t[0], ck)] = self._line(t[0], self.present(t[1]))
+                        p = self.present(t[1])
+                        if p is t[1]:
+                            # the stored object's text, as in the answer to the write:
+                            # the same bytes as _line
+                            line = b'{"type":"%s","object":%s}\n' % (
+                                t[0].encode(), util.dumpb_stored(p))
+                        else:
+                            line = self._line(t[0], p)
+                        lines[(t[0], ck)] = line
                     out.append(line)
                 else:
                     out.append(self._line(t[0], self.present(t[1])))
