@@ -218,7 +218,10 @@ class Store:
                 if hit is not None and hit[0] is o:
                     t = hit[1]
                 else:
-                    t = util.dumpb_stored(o)
+                    try:
+                        t = util.dumpb_stored(o)
+                    except UnicodeEncodeError:  # a lone surrogate: escaped, loads the same
+                        t = json.dumps(o, separators=(",", ":")).encode("ascii")
                 new[id(o)] = (o, t)
                 texts.append(t)
             chunks.append((b"," if i else b"") + util.dumpb(key) + b":[")
