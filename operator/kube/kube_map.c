@@ -34,7 +34,7 @@ void kube_map_cleanup(struct kube_map *m, void (*free_value)(void *))
 static struct kube_map_entry **find(const struct kube_map *m, const char *key, unsigned long long h)
 {
     struct kube_map_entry **pe = &m->buckets[h & (m->nbuckets - 1)];
-    while (*pe && ((*pe)->hash != h || strcmp((*pe)->key, key) != 0))
+    while (*pe && strcmp((*pe)->key, key) != 0)
         pe = &(*pe)->next;
     return pe;
 }
@@ -62,7 +62,7 @@ static void grow(struct kube_map *m)
         struct kube_map_entry *e = m->buckets[i];
         while (e) {
             struct kube_map_entry *next = e->next;
-            size_t j = e->hash & (n - 1);
+            size_t j = ho11y_fnv1a(e->key) & (n - 1);
             e->next = b[j];
             b[j] = e;
             e = next;
@@ -87,7 +87,6 @@ void *kube_map_put(struct kube_map *m, const char *key, void *value)
     size_t len = strlen(key);
     struct kube_map_entry *e = xmalloc(sizeof(*e) + len + 1);
     memcpy(e->key, key, len + 1);
-    e->hash = h;
     e->value = value;
     e->next = NULL;
     *pe = e;

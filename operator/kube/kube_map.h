@@ -7,9 +7,10 @@
 
 #include <stddef.h>
 
+/* The hash is not stored: with short keys an entry then fits a smaller malloc chunk (a cache
+ * of ten thousand objects has ten thousand entries), and growing rehashes the keys. */
 struct kube_map_entry {
     struct kube_map_entry *next;
-    unsigned long long hash;
     void *value;
     char key[]; /* NUL-terminated copy */
 };
