@@ -168,7 +168,30 @@ _TRIES = {}
 _TRIES_MAX = 16384
 
 
+# Tries by field set: objects made from the same template have the same field names and list
+# keys, so the same trie (shared: tries are never changed in place) serves them all.
+_BY_FIELDS = {}
+_BY_FIELDS_MAX = 4096
+
+
 def to_trie(paths):
+    key = frozenset(paths)
+    hit = _BY_FIELDS.get(key)
+    if hit is not None:
+        root, fields = hit
+        known = _TRIES.get(id(root))
+        if known is None or known[0] is not root:
+            _remember(root, fields)
+        return root
+    root = _build_trie(paths)
+    if len(_BY_FIELDS) >= _BY_FIELDS_MAX:
+        for k in list(_BY_FIELDS)[:_BY_FIELDS_MAX // 4]:
+            del _BY_FIELDS[k]
+    _BY_FIELDS[key] = (root, _TRIES[id(root)][1])
+    return root
+
+
+def _build_trie(paths):
     root = {}
     prefix = _PREFIX
     # In sorted order a path shares a prefix with the one before, whose nodes are at hand:
