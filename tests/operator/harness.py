@@ -32,6 +32,10 @@ EXAMPLES = os.path.join(REPO, "examples")
 SCALE = float(os.environ.get("HO11Y_TIME_SCALE", "1") or 1)
 OPERATOR_SA = "ho11y-system/ho11y-operator"
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+# A sanitizer's report in the operator's log (stderr). TSan's halt_on_error ends the process,
+# which a test that kills or restarts the operator anyway might not notice otherwise.
+SANITIZER_REPORT = re.compile(r"WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|"
+                              r"runtime error: ")
 
 _children = []
 
@@ -413,8 +417,22 @@ class OperatorTest(unittest.TestCase):
     def start_operator(self, *args, env=None, kubeconfig=None, name="operator", wait_ready=True):
         op = Operator(kubeconfig or self.op_kubeconfig, args, env, name, self.tmp)
         self.operators.append(op)
+        self.check_sanitizers(op)
         op.start(wait_ready=wait_ready)
         return op
+
+    def check_sanitizers(self, op):
+        """Fails the test, once it has ended, if a sanitizer reported anything in op's log."""
+        def check():
+            try:
+                text = op.log()
+            except OSError:
+                return
+            m = SANITIZER_REPORT.search(text)
+            if m:
+                self.fail("sanitizer report in the operator's log:\n" +
+                          text[max(0, m.start() - 200):m.start() + 8000])
+        self.addCleanup(check)
 
     def stop_operator(self, op):
         rc = op.stop()

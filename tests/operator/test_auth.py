@@ -127,6 +127,7 @@ class AuthTest(OperatorTest):
         # No kubeconfig at all: the in-cluster configuration.
         op = Operator(None, ["--leader-elect"], env, "incluster", self.tmp)
         self.operators.append(op)
+        self.check_sanitizers(op)
         op.start()
         self.assertIn("(in-cluster)", op.log())
         wait_until(lambda: self.kubectl.get("lease", "ho11y-operator-leader", "auth-ic"), 20,
