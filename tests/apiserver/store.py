@@ -192,13 +192,23 @@ class Store:
         with self.save_lock:
             chunks = self._encode_state()
             tmp = self.state_path + ".tmp"
-            with open(tmp, "wb") as f:
-                f.writelines(chunks)
+            with open(tmp, "wb", buffering=0) as f:
+                fd = f.fileno()
+                # the pieces as they are, without joining them first (a large state is tens
+                # of megabytes)
+                for i in range(0, len(chunks), 1024):
+                    batch = chunks[i:i + 1024]
+                    n = os.writev(fd, batch)
+                    total = sum(len(c) for c in batch)
+                    if n < total:  # a short write: the rest the ordinary way
+                        rest = b"".join(batch)[n:]
+                        while rest:
+                            rest = rest[os.write(fd, rest):]
             os.replace(tmp, self.state_path)
 
     def _encode_state(self):
         """The text of json.dumps(self.snapshot(), separators=(",", ":"), ensure_ascii=False)
-        as a list of chunks of UTF-8 bytes, made faster: stored objects are never mutated, so
+        as a list of pieces of UTF-8 bytes, made faster: stored objects are never mutated, so
         the text of each object is kept from the previous save (or taken from the answer or
         watch event that sent it) and only the others are encoded. Encoding holds the
         interpreter, and a large state took seconds, during which the server answered
@@ -225,7 +235,10 @@ class Store:
                 new[id(o)] = (o, t)
                 texts.append(t)
             chunks.append((b"," if i else b"") + util.dumpb(key) + b":[")
-            chunks.append(b",".join(texts))
+            for j, t in enumerate(texts):
+                if j:
+                    chunks.append(b",")
+                chunks.append(t)
             chunks.append(b"]")
         self._encoded = new
         chunks.append(b'},"extra":%s}' % util.dumpb(extra))
