@@ -35,15 +35,6 @@ void op_child_key(char *out, size_t outlen, enum op_kind kind, const char *ns, c
     snprintf(out, outlen, "%s/%s/%s", op_kind_name[kind], ns, name);
 }
 
-void op_verified_forget(struct op_controller *ctl, const char *child_key, const char *uid)
-{
-    pthread_mutex_lock(&ctl->state_lock);
-    struct op_verified *v = kube_map_get(&ctl->verified, child_key);
-    if (v && (!uid || !v->uid[0] || strcmp(v->uid, uid) == 0))
-        free(kube_map_del(&ctl->verified, child_key));
-    pthread_mutex_unlock(&ctl->state_lock);
-}
-
 /* ---- informer callbacks ---- */
 
 static void *trim_topology(void *ud, const cJSON *obj)
@@ -54,6 +45,11 @@ static void *trim_topology(void *ud, const cJSON *obj)
 static void free_topology(void *rec)
 {
     op_topology_free(rec);
+}
+
+static int same_topology(const void *a, const void *b)
+{
+    return op_topology_same(a, b);
 }
 
 /* Whether status (compact JSON) is the one this process wrote last for key. */
@@ -76,9 +72,13 @@ static void on_topology(void *ud, const char *key, const void *old_rec, const vo
 {
     struct op_controller *ctl = ud;
     const struct op_topology *o = old_rec, *n = new_rec;
-    if (o && n && strcmp(o->json, n->json) == 0 && o->deleting == n->deleting) {
+    if (o && n && strcmp(o->json, n->json) == 0 && o->deleting == n->deleting &&
+        o->generation == n->generation && strcmp(o->uid, n->uid) == 0) {
         /* Only the status changed: usually our own write coming back. */
-        if (own_status(ctl, key, n->status))
+        char *status = op_topology_status_text(n);
+        int own = own_status(ctl, key, status);
+        free(status);
+        if (own)
             return;
         kube_queue_add_after(ctl->queue, key, STATUS_COALESCE_MS);
         return;
@@ -96,28 +96,29 @@ static void free_child(void *rec)
     op_child_free(rec);
 }
 
-static void enqueue_owner(struct op_controller *ctl, const char *key, const struct op_child *c,
-                          int64_t delay)
+static int same_child(const void *a, const void *b)
 {
-    if (!c || !c->owner_name)
-        return;
-    const char *slash = strchr(key, '/');
-    if (!slash)
-        return;
-    char *tkey = xasprintf("%.*s/%s", (int)(slash - key), key, c->owner_name);
-    kube_queue_add_after(ctl->queue, tkey, delay);
-    free(tkey);
+    return op_child_same(a, b);
 }
 
-/* Whether the child record n is what the operator last verified for child key ck. */
-static int verified_matches(struct op_controller *ctl, const char *ck, const struct op_child *n)
+/* "ns/owner" of the child under key ("ns/name") into out; 0 when no Topology controls it. */
+static int owner_key(char *out, size_t outlen, const char *key, const struct op_child *c)
 {
-    pthread_mutex_lock(&ctl->state_lock);
-    const struct op_verified *v = kube_map_get(&ctl->verified, ck);
-    int same = v && !v->deleted && strcmp(v->uid, n->uid) == 0 &&
-               memcmp(v->live, n->digest, OP_DIGEST_LEN) == 0;
-    pthread_mutex_unlock(&ctl->state_lock);
-    return same;
+    const char *owner = c ? op_child_owner_name(c) : NULL;
+    const char *slash = strchr(key, '/');
+    if (!owner || !slash)
+        return 0;
+    snprintf(out, outlen, "%.*s/%s", (int)(slash - key), key, owner);
+    return 1;
+}
+
+/* Whether the child record n is what its Topology (tkey) last verified for child key ck. */
+static int verified_matches(struct op_controller *ctl, const char *tkey, const char *ck,
+                            const struct op_child *n)
+{
+    struct op_verified v;
+    return op__verified_get(ctl, tkey, ck, &v) && !v.deleted && op_uid_eq(&v.uid, &n->uid) &&
+           memcmp(v.live, n->digest, OP_DIGEST_LEN) == 0;
 }
 
 static void on_child(void *ud, const char *key, const void *old_rec, const void *new_rec)
@@ -125,20 +126,25 @@ static void on_child(void *ud, const char *key, const void *old_rec, const void 
     struct op_child_source *src = ud;
     struct op_controller *ctl = src->ctl;
     const struct op_child *o = old_rec, *n = new_rec;
-    char ck[512];
+    char ck[512], otkey[512], ntkey[512];
     snprintf(ck, sizeof(ck), "%s/%s", op_kind_name[src->kind], key); /* "Kind/ns/name" */
-    if (!n)
-        op_verified_forget(ctl, ck, o->uid);
+    int o_owned = owner_key(otkey, sizeof(otkey), key, o);
+    int n_owned = owner_key(ntkey, sizeof(ntkey), key, n);
+    int owner_changed = o_owned && (!n_owned || strcmp(otkey, ntkey) != 0);
+    /* What the old owner verified no longer holds once the object is gone or not its own. */
+    if (owner_changed)
+        op__verified_forget(ctl, otkey, ck, &o->uid);
     int status_only =
         o && n && memcmp(o->digest, n->digest, OP_DIGEST_LEN) == 0 && o->deleting == n->deleting;
     /* Our own create or update coming back through the watch: nothing to apply, only the
      * readiness it may carry, so it is coalesced like a status change. */
-    if (n && !status_only && !n->deleting && verified_matches(ctl, ck, n))
+    if (n_owned && !status_only && !n->deleting && verified_matches(ctl, ntkey, ck, n))
         status_only = 1;
     int64_t delay = status_only ? STATUS_COALESCE_MS : 0;
-    enqueue_owner(ctl, key, n, delay);
-    if (o && (!n || !n->owner_name || !o->owner_name || strcmp(o->owner_name, n->owner_name)))
-        enqueue_owner(ctl, key, o, delay);
+    if (n_owned)
+        kube_queue_add_after(ctl->queue, ntkey, delay);
+    if (owner_changed)
+        kube_queue_add_after(ctl->queue, otkey, delay);
     /* Topologies waiting for this name (a conflict) look again. */
     char *waiting = NULL;
     pthread_mutex_lock(&ctl->state_lock);
@@ -169,13 +175,16 @@ struct op_controller *op_controller_new(struct kube_client *client,
     ctl->events = op_events_new(TOPO_MANAGED_BY_VALUE, ctl->identity);
     op_metrics_init(&ctl->metrics);
     pthread_mutex_init(&ctl->state_lock, NULL);
-    kube_map_init(&ctl->verified);
     kube_map_init(&ctl->states);
     kube_map_init(&ctl->conflicts);
     pthread_mutex_init(&ctl->lead_lock, NULL);
     pthread_cond_init(&ctl->lead_cond, NULL);
 
-    ctl->topology_ops = (struct kube_informer_ops){trim_topology, free_topology, on_topology, ctl};
+    ctl->topology_ops = (struct kube_informer_ops){.trim = trim_topology,
+                                                   .free_rec = free_topology,
+                                                   .same = same_topology,
+                                                   .on_change = on_topology,
+                                                   .ud = ctl};
     struct kube_informer_opts io = {.name = "topologies",
                                     .res = &kube_res_topologies,
                                     .ns = ctl->ns,
@@ -183,8 +192,11 @@ struct op_controller *op_controller_new(struct kube_client *client,
     ctl->topologies = kube_informer_new(client, &io);
     for (int k = 0; k < OP_KIND_COUNT; k++) {
         ctl->sources[k] = (struct op_child_source){ctl, (enum op_kind)k};
-        ctl->child_ops[k] =
-            (struct kube_informer_ops){trim_child, free_child, on_child, &ctl->sources[k]};
+        ctl->child_ops[k] = (struct kube_informer_ops){.trim = trim_child,
+                                                       .free_rec = free_child,
+                                                       .same = same_child,
+                                                       .on_change = on_child,
+                                                       .ud = &ctl->sources[k]};
         struct kube_informer_opts co = {.name = op_kind_resource[k]->plural,
                                         .res = op_kind_resource[k],
                                         .ns = ctl->ns,
@@ -380,12 +392,7 @@ void op_controller_stop(struct op_controller *ctl, int64_t drain_ms)
 
 static void free_state(void *p)
 {
-    struct op_topo_state *s = p;
-    if (s) {
-        free(s->uid);
-        free(s->conflicts);
-        free(s);
-    }
+    op__state_free(p);
 }
 
 void op_controller_free(struct op_controller *ctl)
@@ -399,7 +406,6 @@ void op_controller_free(struct op_controller *ctl)
     kube_queue_free(ctl->queue);
     op_events_free(ctl->events);
     op_metrics_cleanup(&ctl->metrics);
-    kube_map_cleanup(&ctl->verified, free);
     kube_map_cleanup(&ctl->states, free_state);
     kube_map_cleanup(&ctl->conflicts, free);
     pthread_mutex_destroy(&ctl->state_lock);
@@ -426,7 +432,9 @@ static int count_topology(void *ud, const char *key, const void *rec)
 {
     struct topo_counts *tc = ud;
     const struct op_topology *t = rec;
-    cJSON *st = t->status ? cJSON_Parse(t->status) : NULL;
+    char *status = op_topology_status_text(t);
+    cJSON *st = status ? cJSON_Parse(status) : NULL;
+    free(status);
     int rec_true = 0, ready_true = 0;
     const char *reason = NULL;
     int idx = 5;

@@ -30,11 +30,13 @@ enum op_kind {
  * object with digest `live` (uid `uid`) holds every field of the desired object with digest
  * `desired`; or, with deleted set, that the operator deleted it. */
 struct op_verified {
-    char uid[48];
+    struct op_uid uid;
     unsigned char live[OP_DIGEST_LEN];
     unsigned char desired[OP_DIGEST_LEN];
-    int deleted;
+    unsigned char deleted;
 };
+
+struct op_verified_slot;
 
 /* What the operator remembers per Topology ("namespace/name") between reconciles. */
 struct op_topo_state {
@@ -46,6 +48,10 @@ struct op_topo_state {
     unsigned char status_skeleton[OP_DIGEST_LEN]; /* of its op_status_skeleton */
     int64_t status_written_ms;                    /* when (kube_now_ms) */
     int external_conflict; /* a conflict with an object outside the cache: recheck later */
+    /* The children this Topology verified or deleted, in one array (op_state.c): 57 bytes per
+     * child, where a map entry and a record per child took about 140. */
+    struct op_verified_slot *verified;
+    unsigned nverified;
 };
 
 struct op_child_source {
@@ -71,8 +77,7 @@ struct op_controller {
     struct op_events *events;
     struct op_metrics metrics;
 
-    pthread_mutex_t state_lock; /* verified, states, conflicts */
-    struct kube_map verified;   /* "Kind/ns/name" -> struct op_verified */
+    pthread_mutex_t state_lock; /* states (with what was verified), conflicts */
     struct kube_map states;     /* "ns/name" -> struct op_topo_state */
     struct kube_map conflicts;  /* "Kind/ns/name" -> char* topology keys waiting ("\n"-sep) */
 
@@ -105,15 +110,22 @@ enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, c
 /* ---- op_state.c: what is remembered between reconciles ---- */
 
 /**
- * Records what was established about child ck ("Kind/ns/name"): the object with uid (may be
- * NULL) whose digest is live holds the desired object with digest desired, or (deleted) that
- * the operator deleted it; live and desired may be NULL (zero). Strings copied.
+ * Records what was established about child ck ("Kind/ns/name") of Topology t (key tkey): the
+ * object with uid (may be NULL) whose digest is live holds the desired object with digest
+ * desired, or (deleted) that the operator deleted it; live and desired may be NULL (zero).
  */
-void op__verified_put(struct op_controller *ctl, const char *ck, const char *uid,
-                      const unsigned char live[OP_DIGEST_LEN],
+void op__verified_put(struct op_controller *ctl, const struct op_topology *t, const char *tkey,
+                      const char *ck, const char *uid, const unsigned char live[OP_DIGEST_LEN],
                       const unsigned char desired[OP_DIGEST_LEN], int deleted);
-/** Copies the record of child ck into out; returns 0 when there is none. */
-int op__verified_get(struct op_controller *ctl, const char *ck, struct op_verified *out);
+/** Copies the record of child ck of Topology tkey into out; returns 0 when there is none. */
+int op__verified_get(struct op_controller *ctl, const char *tkey, const char *ck,
+                     struct op_verified *out);
+/**
+ * Drops the record of child ck of Topology tkey when it is about the object with uid (NULL:
+ * any): that object is gone or no longer controlled by the Topology.
+ */
+void op__verified_forget(struct op_controller *ctl, const char *tkey, const char *ck,
+                         const struct op_uid *uid);
 /** Registers Topology key as waiting for the name of child ck (held by another object). */
 void op__conflict_add(struct op_controller *ctl, const char *ck, const char *key);
 /** Whether Topology key waits for the name of child ck. */
@@ -126,11 +138,10 @@ void op__conflict_clear(struct op_controller *ctl, const char *key);
  */
 struct op_topo_state *op__state_get(struct op_controller *ctl, const struct op_topology *t,
                                     const char *key);
+/** Frees a state (what op__state_get made); NULL is a no-op. */
+void op__state_free(struct op_topo_state *s);
 
 /** "Kind/ns/name" into out. */
 void op_child_key(char *out, size_t outlen, enum op_kind kind, const char *ns, const char *name);
-
-/** Drops the verified state of a child whose object with uid is gone (uid NULL: any). */
-void op_verified_forget(struct op_controller *ctl, const char *child_key, const char *uid);
 
 #endif

@@ -85,27 +85,30 @@ static int touched(const struct rc *rc, const char *name)
 /* ---- children ---- */
 
 struct child_copy {
-    struct op_child rec;
+    struct op_child *rec; /* the fixed part */
+    struct op_deployment_state *dep;
     int found;
 };
 
 static int copy_child(void *ud, const void *rec)
 {
     struct child_copy *c = ud;
-    c->rec = *(const struct op_child *)rec;
-    c->rec.owner_name = NULL;
+    *c->rec = *(const struct op_child *)rec;
+    if (c->dep)
+        op_child_deployment(rec, c->dep);
     c->found = 1;
     return 0;
 }
 
-static int lookup_child(struct rc *rc, enum op_kind kind, const char *name, struct op_child *out)
+/* Copies the fixed part of the cached record of child name into out, and its Deployment state
+ * into dep (may be NULL). */
+static int lookup_child(struct rc *rc, enum op_kind kind, const char *name, struct op_child *out,
+                        struct op_deployment_state *dep)
 {
     char key[512];
-    struct child_copy c = {.found = 0};
+    struct child_copy c = {out, dep, 0};
     snprintf(key, sizeof(key), "%s/%s", rc->topo->ns, name);
     kube_informer_get(rc->ctl->children[kind], key, copy_child, &c);
-    if (c.found)
-        *out = c.rec;
     return c.found;
 }
 
@@ -230,7 +233,7 @@ static void create_child(struct rc *rc, enum op_kind kind, const cJSON *d,
         return;
     unsigned char dl[OP_DIGEST_LEN];
     op_digest_live(live, dl);
-    op__verified_put(rc->ctl, ck, json_str(live, "metadata", "uid"), dl, hd, 0);
+    op__verified_put(rc->ctl, rc->topo, rc->key, ck, json_str(live, "metadata", "uid"), dl, hd, 0);
     note_change(rc, rc->created, "Created", kind, name);
     touch(rc, kind, name);
     cJSON_Delete(live);
@@ -261,7 +264,7 @@ static void delete_object(struct rc *rc, enum op_kind kind, const char *name, co
     enum ho11y_err r = request(rc, &req, &resp, NULL);
     free(body);
     if (r == HO11Y_OK || r == HO11Y_NOTFOUND) {
-        op__verified_put(rc->ctl, ck, uid, NULL, NULL, 1);
+        op__verified_put(rc->ctl, rc->topo, rc->key, ck, uid, NULL, NULL, 1);
         if (r == HO11Y_OK)
             note_change(rc, rc->deleted, "Deleted", kind, name);
     }
@@ -297,7 +300,7 @@ static void update_child(struct rc *rc, enum op_kind kind, const cJSON *d,
         return;
     unsigned char dl[OP_DIGEST_LEN];
     op_digest_live(out, dl);
-    op__verified_put(rc->ctl, ck, json_str(out, "metadata", "uid"), dl, hd, 0);
+    op__verified_put(rc->ctl, rc->topo, rc->key, ck, json_str(out, "metadata", "uid"), dl, hd, 0);
     LOG_DEBUG("%s %s/%s differed at %s", op_kind_name[kind], rc->topo->ns, name, diff);
     note_change(rc, rc->updated, "Updated", kind, name);
     touch(rc, kind, name);
@@ -325,7 +328,7 @@ static void ensure_live(struct rc *rc, enum op_kind kind, const cJSON *d,
     const char *ruid = ref ? json_str(ref, "uid", NULL) : NULL;
     if (!ruid || strcmp(ruid, rc->topo->uid) != 0) {
         struct op_child tmp;
-        add_conflict(rc, kind, name, ck, !lookup_child(rc, kind, name, &tmp));
+        add_conflict(rc, kind, name, ck, !lookup_child(rc, kind, name, &tmp, NULL));
         goto out;
     }
     if (cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(live, "metadata"),
@@ -337,7 +340,8 @@ static void ensure_live(struct rc *rc, enum op_kind kind, const cJSON *d,
     if (op_subset(d, live, diff, sizeof(diff))) {
         unsigned char dl[OP_DIGEST_LEN];
         op_digest_live(live, dl);
-        op__verified_put(rc->ctl, ck, json_str(live, "metadata", "uid"), dl, hd, 0);
+        op__verified_put(rc->ctl, rc->topo, rc->key, ck, json_str(live, "metadata", "uid"), dl, hd,
+                         0);
         goto out;
     }
     update_child(rc, kind, d, hd, ck, live, diff);
@@ -360,9 +364,9 @@ static void apply_object(struct rc *rc, const cJSON *d)
     struct op_verified v;
     op_child_key(ck, sizeof(ck), (enum op_kind)kind, rc->topo->ns, name);
     op_digest_all(d, hd);
-    int have_v = op__verified_get(rc->ctl, ck, &v) && !v.deleted;
-    if (lookup_child(rc, (enum op_kind)kind, name, &live)) {
-        if (strcmp(live.owner_uid, rc->topo->uid) != 0) {
+    int have_v = op__verified_get(rc->ctl, rc->key, ck, &v) && !v.deleted;
+    if (lookup_child(rc, (enum op_kind)kind, name, &live, NULL)) {
+        if (!op_child_owned_by(&live, &rc->topo->id)) {
             add_conflict(rc, (enum op_kind)kind, name, ck, 0);
             return;
         }
@@ -370,7 +374,7 @@ static void apply_object(struct rc *rc, const cJSON *d)
             note_error(rc, HO11Y_CONFLICT, "waiting for a deleted object to go away", 0);
             return;
         }
-        if (have_v && strcmp(v.uid, live.uid) == 0 &&
+        if (have_v && op_uid_eq(&v.uid, &live.uid) &&
             memcmp(v.live, live.digest, OP_DIGEST_LEN) == 0 &&
             memcmp(v.desired, hd, OP_DIGEST_LEN) == 0)
             return; /* verified before and unchanged since */
@@ -393,7 +397,7 @@ struct leftover {
 
 struct leftover_ctx {
     const char *ns;
-    const char *uid;
+    const struct op_uid *uid;
     const cJSON *objects;
     enum op_kind kind;
     struct leftover *items;
@@ -417,8 +421,8 @@ static int find_leftover(void *ud, const char *key, const void *rec)
     struct leftover_ctx *lc = ud;
     const struct op_child *c = rec;
     size_t nslen = strlen(lc->ns);
-    if (strcmp(c->owner_uid, lc->uid) != 0 || strncmp(key, lc->ns, nslen) != 0 ||
-        key[nslen] != '/' || c->deleting)
+    if (!op_child_owned_by(c, lc->uid) || strncmp(key, lc->ns, nslen) != 0 || key[nslen] != '/' ||
+        c->deleting)
         return 0;
     const char *name = key + nslen + 1;
     if (desired_has(lc->objects, lc->kind, name))
@@ -430,13 +434,13 @@ static int find_leftover(void *ud, const char *key, const void *rec)
     struct leftover *l = &lc->items[lc->n++];
     l->kind = lc->kind;
     snprintf(l->name, sizeof(l->name), "%s", name);
-    snprintf(l->uid, sizeof(l->uid), "%s", c->uid);
+    op_child_uid_text(c, l->uid, sizeof(l->uid));
     return 0;
 }
 
 static void delete_leftovers(struct rc *rc, const cJSON *objects)
 {
-    struct leftover_ctx lc = {rc->topo->ns, rc->topo->uid, objects, 0, NULL, 0, 0};
+    struct leftover_ctx lc = {rc->topo->ns, &rc->topo->id, objects, 0, NULL, 0, 0};
     for (int k = 0; k < OP_KIND_COUNT; k++) {
         lc.kind = (enum op_kind)k;
         kube_informer_foreach(rc->ctl->children[k], find_leftover, &lc);
@@ -445,7 +449,9 @@ static void delete_leftovers(struct rc *rc, const cJSON *objects)
         char ck[512];
         struct op_verified v;
         op_child_key(ck, sizeof(ck), lc.items[i].kind, rc->topo->ns, lc.items[i].name);
-        if (op__verified_get(rc->ctl, ck, &v) && v.deleted && strcmp(v.uid, lc.items[i].uid) == 0)
+        struct op_uid u;
+        op_uid_set(&u, lc.items[i].uid);
+        if (op__verified_get(rc->ctl, rc->key, ck, &v) && v.deleted && op_uid_eq(&v.uid, &u))
             continue; /* deleted already; the cache has not caught up yet */
         delete_object(rc, lc.items[i].kind, lc.items[i].name, lc.items[i].uid, ck);
     }
@@ -454,7 +460,7 @@ static void delete_leftovers(struct rc *rc, const cJSON *objects)
 
 /* ---- status ---- */
 
-static int deployment_ready(const struct op_child *c)
+static int deployment_ready(const struct op_deployment_state *c)
 {
     long long want = c->has_spec_replicas ? c->spec_replicas : 1;
     return c->has_status && c->observed_generation >= c->generation &&
@@ -477,13 +483,14 @@ static void check_deployment(struct rc *rc, struct readiness *rd, const char *na
                              long long *replicas, long long *ready_replicas)
 {
     struct op_child c;
-    int found = lookup_child(rc, OP_KIND_DEPLOYMENT, name, &c);
-    int ok = found && !touched(rc, name) && strcmp(c.owner_uid, rc->topo->uid) == 0 &&
-             deployment_ready(&c);
+    struct op_deployment_state d = {0};
+    int found = lookup_child(rc, OP_KIND_DEPLOYMENT, name, &c, &d);
+    int ok =
+        found && !touched(rc, name) && op_child_owned_by(&c, &rc->topo->id) && deployment_ready(&d);
     if (replicas)
-        *replicas = found && c.has_spec_replicas ? c.spec_replicas : 1;
+        *replicas = found && d.has_spec_replicas ? d.spec_replicas : 1;
     if (ready_replicas)
-        *ready_replicas = found ? c.ready_replicas : 0;
+        *ready_replicas = found ? d.ready_replicas : 0;
     if (ready)
         *ready = ok;
     if (!ok) {
@@ -746,8 +753,8 @@ static void forget_topology(struct op_controller *ctl, const char *key)
     struct op_topo_state *s = kube_map_del(&ctl->states, key);
     if (s) {
         uid = s->uid;
-        free(s->conflicts);
-        free(s);
+        s->uid = NULL;
+        op__state_free(s);
     }
     pthread_mutex_unlock(&ctl->state_lock);
     op__conflict_clear(ctl, key);
@@ -883,7 +890,7 @@ enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, c
     }
     if (rc.topo->deleting)
         goto out; /* the garbage collector removes the children */
-    obj = cJSON_Parse(rc.topo->json);
+    obj = op_topology_object(rc.topo);
     if (topo_load(obj, NULL, 0, &t, &errs) != HO11Y_OK) {
         char *msg = field_errors_join(&errs);
         result = invalid(&rc, msg, after_ms);

@@ -9,32 +9,83 @@
 
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/hash.h"
 #include "op_internal.h"
 
-void op__verified_put(struct op_controller *ctl, const char *ck, const char *uid,
-                      const unsigned char live[OP_DIGEST_LEN],
+/* One verified child: the 64-bit FNV-1a of its key ("Kind/ns/name") and the record. Two
+ * children of one Topology whose keys collide would share a record, which then matches only
+ * one object (their uids differ): the other is read again, nothing is skipped. */
+struct op_verified_slot {
+    unsigned char key[8];
+    struct op_verified v;
+};
+
+static void slot_key(const char *ck, unsigned char out[8])
+{
+    unsigned long long h = ho11y_fnv1a(ck);
+    memcpy(out, &h, 8);
+}
+
+static struct op_verified_slot *slot_find(struct op_topo_state *s, const char *ck)
+{
+    unsigned char k[8];
+    slot_key(ck, k);
+    for (unsigned i = 0; s && i < s->nverified; i++)
+        if (memcmp(s->verified[i].key, k, 8) == 0)
+            return &s->verified[i];
+    return NULL;
+}
+
+void op__verified_put(struct op_controller *ctl, const struct op_topology *t, const char *tkey,
+                      const char *ck, const char *uid, const unsigned char live[OP_DIGEST_LEN],
                       const unsigned char desired[OP_DIGEST_LEN], int deleted)
 {
-    struct op_verified *v = xcalloc(1, sizeof(*v));
-    snprintf(v->uid, sizeof(v->uid), "%s", uid ? uid : "");
+    struct op_verified v;
+    memset(&v, 0, sizeof(v));
+    op_uid_set(&v.uid, uid);
     if (live)
-        memcpy(v->live, live, OP_DIGEST_LEN);
+        memcpy(v.live, live, OP_DIGEST_LEN);
     if (desired)
-        memcpy(v->desired, desired, OP_DIGEST_LEN);
-    v->deleted = deleted;
+        memcpy(v.desired, desired, OP_DIGEST_LEN);
+    v.deleted = deleted != 0;
     pthread_mutex_lock(&ctl->state_lock);
-    free(kube_map_put(&ctl->verified, ck, v));
+    struct op_topo_state *s = op__state_get(ctl, t, tkey);
+    struct op_verified_slot *slot = slot_find(s, ck);
+    if (!slot) {
+        /* Grown one at a time: a Topology has a handful of children and no slack is kept. */
+        s->verified = xrealloc(s->verified, (s->nverified + 1) * sizeof(*s->verified));
+        slot = &s->verified[s->nverified++];
+        slot_key(ck, slot->key);
+    }
+    slot->v = v;
     pthread_mutex_unlock(&ctl->state_lock);
 }
 
-int op__verified_get(struct op_controller *ctl, const char *ck, struct op_verified *out)
+int op__verified_get(struct op_controller *ctl, const char *tkey, const char *ck,
+                     struct op_verified *out)
 {
     pthread_mutex_lock(&ctl->state_lock);
-    struct op_verified *v = kube_map_get(&ctl->verified, ck);
-    if (v)
-        *out = *v;
+    struct op_verified_slot *slot = slot_find(kube_map_get(&ctl->states, tkey), ck);
+    if (slot)
+        *out = slot->v;
     pthread_mutex_unlock(&ctl->state_lock);
-    return v != NULL;
+    return slot != NULL;
+}
+
+void op__verified_forget(struct op_controller *ctl, const char *tkey, const char *ck,
+                         const struct op_uid *uid)
+{
+    pthread_mutex_lock(&ctl->state_lock);
+    struct op_topo_state *s = kube_map_get(&ctl->states, tkey);
+    struct op_verified_slot *slot = slot_find(s, ck);
+    if (slot && (!uid || op_uid_is_zero(&slot->v.uid) || op_uid_eq(&slot->v.uid, uid))) {
+        *slot = s->verified[--s->nverified];
+        if (!s->nverified) {
+            free(s->verified);
+            s->verified = NULL;
+        }
+    }
+    pthread_mutex_unlock(&ctl->state_lock);
 }
 
 void op__conflict_add(struct op_controller *ctl, const char *ck, const char *key)
@@ -129,9 +180,7 @@ struct op_topo_state *op__state_get(struct op_controller *ctl, const struct op_t
     struct op_topo_state *s = kube_map_get(&ctl->states, key);
     if (s && strcmp(s->uid, t->uid) != 0) {
         /* The Topology was deleted and created again under the same name. */
-        free(s->uid);
-        free(s->conflicts);
-        free(kube_map_del(&ctl->states, key));
+        op__state_free(kube_map_del(&ctl->states, key));
         s = NULL;
     }
     if (!s) {
@@ -141,4 +190,14 @@ struct op_topo_state *op__state_get(struct op_controller *ctl, const struct op_t
         kube_map_put(&ctl->states, key, s);
     }
     return s;
+}
+
+void op__state_free(struct op_topo_state *s)
+{
+    if (!s)
+        return;
+    free(s->uid);
+    free(s->conflicts);
+    free(s->verified);
+    free(s);
 }

@@ -18,12 +18,9 @@
 #define WATCH_MIN_S        300
 #define WATCH_MAX_S        600
 
-/* What the cache holds per object: its resourceVersion (to skip unchanged objects on a
- * relist) and the caller's record. */
-struct entry {
-    char *rv;
-    void *rec;
-};
+/* The cache maps each key to the caller's record and nothing else: with ten thousand objects
+ * every allocation per object counts. A relist compares records (ops->same) instead of keeping
+ * each object's resourceVersion. */
 
 struct kube_informer {
     char *name;
@@ -37,7 +34,7 @@ struct kube_informer {
     struct kube_conn *conn;
 
     pthread_rwlock_t lock;
-    struct kube_map map; /* key -> struct entry */
+    struct kube_map map; /* key -> record (never NULL) */
 
     pthread_t thread;
     int started;
@@ -64,13 +61,6 @@ char *kube_object_key(const cJSON *obj)
     if (cJSON_IsString(ns) && ns->valuestring[0])
         return xasprintf("%s/%s", ns->valuestring, name->valuestring);
     return xstrdup(name->valuestring);
-}
-
-static const char *object_rv(const cJSON *obj)
-{
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
-    const cJSON *rv = cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion");
-    return cJSON_IsString(rv) ? rv->valuestring : "";
 }
 
 struct kube_informer *kube_informer_new(struct kube_client *c, const struct kube_informer_opts *o)
@@ -116,14 +106,16 @@ void kube_informer_get_stats(struct kube_informer *inf, struct kube_informer_sta
     pthread_mutex_unlock(&inf->stats_lock);
 }
 
-static void entry_free(struct kube_informer *inf, struct entry *e)
+static void rec_free(struct kube_informer *inf, void *rec)
 {
-    if (!e)
-        return;
-    if (e->rec)
-        inf->ops->free_rec(e->rec);
-    free(e->rv);
-    free(e);
+    if (rec)
+        inf->ops->free_rec(rec);
+}
+
+/* Whether the cache may keep old instead of rec (made from the same object listed again). */
+static int same_rec(const struct kube_informer *inf, const void *old, const void *rec)
+{
+    return old && inf->ops->same && inf->ops->same(old, rec);
 }
 
 /* Sleeps ms unless stopped first; returns non-zero when stopped. */
@@ -180,25 +172,25 @@ static enum ho11y_err list_item(void *ud, const char *json, size_t len)
         LOG_WARN("List of %s: skipped an item without metadata.name", inf->name);
         return HO11Y_OK;
     }
-    const char *rv = object_rv(obj);
-    /* Unchanged objects keep their record: a relist after a 410 then costs no work. */
-    pthread_rwlock_rdlock(&inf->lock);
-    struct entry *old = kube_map_get(&inf->map, key);
-    int same = old && rv[0] && strcmp(old->rv, rv) == 0;
-    pthread_rwlock_unlock(&inf->lock);
-    struct entry *e;
-    if (same) {
-        e = old;
-    } else {
-        e = xcalloc(1, sizeof(*e));
-        e->rv = xstrdup(rv);
-        e->rec = inf->ops->trim(inf->ops->ud, obj);
-    }
-    struct entry *prev = kube_map_put(lc->fresh, key, e);
-    if (prev && prev != old)
-        entry_free(inf, prev);
-    free(key);
+    void *rec = inf->ops->trim(inf->ops->ud, obj);
     cJSON_Delete(obj);
+    if (!rec) {
+        free(key);
+        return HO11Y_OK;
+    }
+    /* An unchanged object keeps its record: a relist after a 410 then notifies nothing. */
+    pthread_rwlock_rdlock(&inf->lock);
+    void *old = kube_map_get(&inf->map, key);
+    int same = same_rec(inf, old, rec);
+    pthread_rwlock_unlock(&inf->lock);
+    if (same) {
+        rec_free(inf, rec);
+        rec = old;
+    }
+    void *prev = kube_map_put(lc->fresh, key, rec);
+    if (prev && prev != old)
+        rec_free(inf, prev);
+    free(key);
     return HO11Y_OK;
 }
 
@@ -217,7 +209,7 @@ static int discard_fresh(void *ud, const char *key, void *value)
 {
     struct kube_informer *inf = ((struct discard_ctx *)ud)->inf;
     if (kube_map_get(&inf->map, key) != value)
-        entry_free(inf, value);
+        rec_free(inf, value);
     return 0;
 }
 
@@ -303,23 +295,22 @@ struct swap_ctx {
 static int notify_fresh(void *ud, const char *key, void *value)
 {
     struct swap_ctx *sc = ud;
-    struct entry *e = value, *old = kube_map_get(sc->other, key);
-    if (old == e)
+    void *old = kube_map_get(sc->other, key);
+    if (old == value)
         return 0;
-    if (e->rec || (old && old->rec))
-        sc->inf->ops->on_change(sc->inf->ops->ud, key, old ? old->rec : NULL, e->rec);
+    sc->inf->ops->on_change(sc->inf->ops->ud, key, old, value);
     return 0;
 }
 
 static int notify_gone(void *ud, const char *key, void *value)
 {
     struct swap_ctx *sc = ud;
-    struct entry *e = value, *now = kube_map_get(sc->other, key);
-    if (now == e)
+    void *now = kube_map_get(sc->other, key);
+    if (now == value)
         return 0;
-    if (!now && e->rec)
-        sc->inf->ops->on_change(sc->inf->ops->ud, key, e->rec, NULL);
-    entry_free(sc->inf, e);
+    if (!now)
+        sc->inf->ops->on_change(sc->inf->ops->ud, key, value, NULL);
+    rec_free(sc->inf, value);
     return 0;
 }
 
@@ -371,22 +362,18 @@ static void apply_event(struct kube_informer *inf, struct kube_event *ev)
     char *key = kube_object_key(ev->object);
     if (!key)
         return;
-    struct entry *old = NULL, *e = NULL;
-    if (ev->type == KUBE_EVENT_DELETED) {
-        pthread_rwlock_wrlock(&inf->lock);
+    void *old = NULL, *rec = NULL;
+    if (ev->type != KUBE_EVENT_DELETED)
+        rec = inf->ops->trim(inf->ops->ud, ev->object);
+    pthread_rwlock_wrlock(&inf->lock);
+    if (rec)
+        old = kube_map_put(&inf->map, key, rec);
+    else
         old = kube_map_del(&inf->map, key);
-        pthread_rwlock_unlock(&inf->lock);
-    } else {
-        e = xcalloc(1, sizeof(*e));
-        e->rv = xstrdup(ev->rv ? ev->rv : "");
-        e->rec = inf->ops->trim(inf->ops->ud, ev->object);
-        pthread_rwlock_wrlock(&inf->lock);
-        old = kube_map_put(&inf->map, key, e);
-        pthread_rwlock_unlock(&inf->lock);
-    }
-    if ((old && old->rec) || (e && e->rec))
-        inf->ops->on_change(inf->ops->ud, key, old ? old->rec : NULL, e ? e->rec : NULL);
-    entry_free(inf, old);
+    pthread_rwlock_unlock(&inf->lock);
+    if (old || rec)
+        inf->ops->on_change(inf->ops->ud, key, old, rec);
+    rec_free(inf, old);
     free(key);
 }
 
@@ -555,9 +542,9 @@ void kube_informer_stop(struct kube_informer *inf)
     inf->started = 0;
 }
 
-static int free_entry_cb(void *ud, const char *key, void *value)
+static int free_rec_cb(void *ud, const char *key, void *value)
 {
-    entry_free(ud, value);
+    rec_free(ud, value);
     return 0;
 }
 
@@ -566,7 +553,7 @@ void kube_informer_free(struct kube_informer *inf)
     if (!inf)
         return;
     kube_informer_stop(inf);
-    kube_map_foreach(&inf->map, free_entry_cb, inf);
+    kube_map_foreach(&inf->map, free_rec_cb, inf);
     kube_map_cleanup(&inf->map, NULL);
     pthread_rwlock_destroy(&inf->lock);
     pthread_mutex_destroy(&inf->sleep_lock);
@@ -584,9 +571,9 @@ int kube_informer_get(struct kube_informer *inf, const char *key,
 {
     int r = -1;
     pthread_rwlock_rdlock(&inf->lock);
-    struct entry *e = kube_map_get(&inf->map, key);
-    if (e && e->rec)
-        r = fn(ud, e->rec);
+    const void *rec = kube_map_get(&inf->map, key);
+    if (rec)
+        r = fn(ud, rec);
     pthread_rwlock_unlock(&inf->lock);
     return r;
 }
@@ -599,8 +586,7 @@ struct foreach_ctx {
 static int foreach_cb(void *ud, const char *key, void *value)
 {
     struct foreach_ctx *fc = ud;
-    struct entry *e = value;
-    return e->rec ? fc->fn(fc->ud, key, e->rec) : 0;
+    return fc->fn(fc->ud, key, value);
 }
 
 int kube_informer_foreach(struct kube_informer *inf,

@@ -5,7 +5,8 @@
  * random 300-600 s timeoutSeconds; a watch that ends normally is restarted from the last
  * resourceVersion seen; 410 Gone (or an expired continue token) means relist; errors back off
  * from 0.8 s to 30 s with jitter, reset after two healthy minutes. resourceVersion is an opaque
- * string. The cache keeps a trimmed record per object, made by the caller's trim function.
+ * string. The cache keeps a trimmed record per object, made by the caller's trim function, and
+ * nothing else.
  *
  * Each informer runs one thread with its own connection. Reads of the cache are thread-safe.
  */
@@ -26,6 +27,11 @@ struct kube_informer_ops {
     void *(*trim)(void *ud, const cJSON *obj);
     /** Frees a record made by trim. */
     void (*free_rec)(void *rec);
+    /**
+     * Whether two records (borrowed) are equal, so that a relist keeps the cached one and
+     * reports no change. NULL: a relisted object always counts as changed. Pure.
+     */
+    int (*same)(const void *a, const void *b);
     /**
      * Called after the cache changed: old NULL when added, new_ NULL when deleted; both
      * borrowed for the duration of the call (the cache already holds new_). Runs on the
