@@ -656,7 +656,10 @@ class ResourceAPI:
                 schema_mod.apply_defaults(new, rt.schema())
         elif rt.plural == "customresourcedefinitions":
             crdmod.apply_defaults(new)
-        kinds.default(rt, new)
+        if not (sub == "status" and "spec" in old and new.get("spec") is old["spec"]):
+            # (built-in defaults are set in spec only, and a status write keeps the stored
+            # spec, defaulted when it was written: nothing to do)
+            kinds.default(rt, new)
         if rt.storage_key == "events":
             kinds.event_core_defaults(new)
         if rt.generation and "generation" in om:
