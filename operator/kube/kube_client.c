@@ -2,7 +2,6 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
-#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,15 +100,10 @@ static void *curl_calloc_cb(size_t a, size_t b)
     return xcalloc(a, b);
 }
 
-/* Whether libcurl hands OpenSSL contexts to CURLOPT_SSL_CTX_FUNCTION (set once at start). */
-static int tls_is_openssl;
-
 void kube_global_init(void)
 {
     curl_global_init_mem(CURL_GLOBAL_ALL, curl_malloc_cb, free, curl_realloc_cb,
                          (curl_strdup_callback)curl_strdup_cb, curl_calloc_cb);
-    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    tls_is_openssl = v && v->ssl_version && strncmp(v->ssl_version, "OpenSSL/", 8) == 0;
 }
 
 void kube_global_cleanup(void)
@@ -281,16 +275,6 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
     return len;
 }
 
-/*
- * Every connection (one per informer, one per worker) would otherwise keep OpenSSL's read and
- * write buffers (about 34 KiB) for its lifetime; watches and workers are idle most of the time.
- */
-static CURLcode on_ssl_ctx(CURL *h, void *ctx, void *ud)
-{
-    SSL_CTX_set_mode((SSL_CTX *)ctx, SSL_MODE_RELEASE_BUFFERS);
-    return CURLE_OK;
-}
-
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
@@ -330,8 +314,6 @@ struct kube_conn *kube_conn_new(struct kube_client *c, const atomic_int *cancel)
      * Bodies are small (objects, events) or streamed (lists, watches), so smaller ones do. */
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, (long)KUBE_CURL_BUFFER);
     curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, (long)KUBE_CURL_UPLOAD_BUFFER);
-    if (tls_is_openssl)
-        curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     if (c->cfg.insecure) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
