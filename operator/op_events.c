@@ -10,39 +10,36 @@
 #include "common/alloc.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "kube/kube_map.h"
 #include "kube/kube_util.h"
 
 #define DEDUP_WINDOW_MS (10 * 60 * 1000)
 #define DEDUP_MAX       4096
 /* Leaves room for "." and 16 hex digits in a 253-character name. */
 #define NAME_PREFIX_MAX 200
+#define DIGEST_LEN      16
 
+/*
+ * An event this process sent, stored inline in an open-addressing table: with a thousand
+ * Topologies the table holds a thousand of these, so it keeps fixed-size digests rather than the
+ * uid|type|reason|message key, the Event's name and the uid. The key digest is the start of the
+ * SHA-256 that also names the Event (so the name is made again from the Topology's name), and the
+ * uid digest finds a deleted Topology's events.
+ */
 struct seen {
-    char *name; /* the Event object's name */
-    char *uid;  /* the Topology's uid */
-    long long count;
+    unsigned char key[DIGEST_LEN]; /* SHA-256 of uid|type|reason|message */
+    unsigned char uid[DIGEST_LEN]; /* SHA-256 of the Topology's uid */
+    long long count;               /* 0: the slot is free */
     int64_t last_ms;
-    char first[32];
 };
 
 struct op_events {
     char *component;
     char *instance;
     pthread_mutex_t lock;
-    struct kube_map seen; /* uid|type|reason|message -> struct seen */
+    struct seen *slots; /* linear probing; cap is a power of two, at most half full */
+    size_t cap, n;
     unsigned long long created, patched;
 };
-
-static void seen_free(void *p)
-{
-    struct seen *s = p;
-    if (s) {
-        free(s->name);
-        free(s->uid);
-        free(s);
-    }
-}
 
 struct op_events *op_events_new(const char *component, const char *instance)
 {
@@ -50,7 +47,6 @@ struct op_events *op_events_new(const char *component, const char *instance)
     ev->component = xstrdup(component);
     ev->instance = xstrdup(instance);
     pthread_mutex_init(&ev->lock, NULL);
-    kube_map_init(&ev->seen);
     return ev;
 }
 
@@ -58,27 +54,93 @@ void op_events_free(struct op_events *ev)
 {
     if (!ev)
         return;
-    kube_map_cleanup(&ev->seen, seen_free);
     pthread_mutex_destroy(&ev->lock);
+    free(ev->slots);
     free(ev->component);
     free(ev->instance);
     free(ev);
 }
 
-struct oldest_ctx {
-    const char *key;
-    int64_t ms;
-};
-
-static int find_oldest(void *ud, const char *key, void *value)
+/* SHA-256 of data: the hex digits (65 bytes) and, when digest is not NULL, its first bytes. */
+static void digest_of(const char *data, char hex[65], unsigned char digest[DIGEST_LEN])
 {
-    struct oldest_ctx *o = ud;
-    struct seen *s = value;
-    if (!o->key || s->last_ms < o->ms) {
-        o->key = key;
-        o->ms = s->last_ms;
+    ho11y_sha256_hex(data, strlen(data), hex);
+    for (int i = 0; digest && i < DIGEST_LEN; i++) {
+        unsigned v = 0;
+        for (int j = 0; j < 2; j++) {
+            char c = hex[2 * i + j];
+            v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+        }
+        digest[i] = (unsigned char)v;
     }
-    return 0;
+}
+
+/* The digests are uniformly distributed, so their first bytes serve as the hash. */
+static size_t slot_home(const struct op_events *ev, const unsigned char key[DIGEST_LEN])
+{
+    size_t h = 0;
+    memcpy(&h, key, sizeof(h));
+    return h & (ev->cap - 1);
+}
+
+/* The slot holding key, or the free slot where it would go; cap must be non-zero. */
+static struct seen *slot_find(const struct op_events *ev, const unsigned char key[DIGEST_LEN])
+{
+    size_t i = slot_home(ev, key);
+    while (ev->slots[i].count && memcmp(ev->slots[i].key, key, DIGEST_LEN) != 0)
+        i = (i + 1) & (ev->cap - 1);
+    return &ev->slots[i];
+}
+
+/* Rebuilds the table with cap slots, leaving out entries drop says to (drop may be NULL). */
+static void slots_rebuild(struct op_events *ev, size_t cap,
+                          int (*drop)(const struct seen *s, const void *ud), const void *ud)
+{
+    struct seen *old = ev->slots;
+    size_t old_cap = ev->cap;
+    ev->slots = xcalloc(cap, sizeof(*ev->slots));
+    ev->cap = cap;
+    ev->n = 0;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i].count || (drop && drop(&old[i], ud)))
+            continue;
+        *slot_find(ev, old[i].key) = old[i];
+        ev->n++;
+    }
+    free(old);
+}
+
+static int drop_oldest(const struct seen *s, const void *ud)
+{
+    return s == ud;
+}
+
+static int drop_uid(const struct seen *s, const void *ud)
+{
+    return memcmp(s->uid, ud, DIGEST_LEN) == 0;
+}
+
+/* Stores what was sent under key; the caller holds the lock. */
+static void seen_put(struct op_events *ev, const unsigned char key[DIGEST_LEN],
+                     const unsigned char uid[DIGEST_LEN], long long count)
+{
+    if (ev->cap == 0 || (ev->n + 1) * 2 > ev->cap)
+        slots_rebuild(ev, ev->cap ? ev->cap * 2 : 64, NULL, NULL);
+    struct seen *s = slot_find(ev, key);
+    if (!s->count)
+        ev->n++;
+    memcpy(s->key, key, DIGEST_LEN);
+    memcpy(s->uid, uid, DIGEST_LEN);
+    s->count = count;
+    s->last_ms = kube_now_ms();
+    if (ev->n > DEDUP_MAX) {
+        const struct seen *oldest = NULL;
+        for (size_t i = 0; i < ev->cap; i++) {
+            if (ev->slots[i].count && (!oldest || ev->slots[i].last_ms < oldest->last_ms))
+                oldest = &ev->slots[i];
+        }
+        slots_rebuild(ev, ev->cap, drop_oldest, oldest);
+    }
 }
 
 static char *create_body(struct op_events *ev, const struct op_topology *t, const char *name,
@@ -120,10 +182,8 @@ static char *create_body(struct op_events *ev, const struct op_topology *t, cons
  * the Event an earlier run created for the same thing and counts on it instead of creating
  * another.
  */
-static char *event_name(const struct op_topology *t, const char *key)
+static char *event_name(const struct op_topology *t, const char hex[65])
 {
-    char hex[65];
-    ho11y_sha256_hex(key, strlen(key), hex);
     /* Object names are at most 253 characters; the CRD limits Topology names far below this
      * prefix, and a shortened prefix must still end with an alphanumeric character. */
     int n = (int)strlen(t->name);
@@ -192,28 +252,30 @@ enum ho11y_err op_events_record(struct op_events *ev, struct kube_conn *conn,
                                 const char *message)
 {
     char *key = xasprintf("%s|%s|%s|%s", t->uid, type, reason, message);
-    char now[32], err[1024];
-    char *name = NULL;
+    char hex[65], uid_hex[65], now[32], err[1024];
+    unsigned char digest[DIGEST_LEN], uid_digest[DIGEST_LEN];
+    digest_of(key, hex, digest);
+    digest_of(t->uid, uid_hex, uid_digest);
+    free(key);
+    char *name = event_name(t, hex);
     long long count = 0;
     enum ho11y_err result;
     kube_time_format(time(NULL), now, sizeof(now));
 
     pthread_mutex_lock(&ev->lock);
-    struct seen *s = kube_map_get(&ev->seen, key);
-    if (s && kube_now_ms() - s->last_ms < DEDUP_WINDOW_MS) {
-        name = xstrdup(s->name);
-        count = s->count + 1;
+    if (ev->cap) {
+        const struct seen *s = slot_find(ev, digest);
+        if (s->count && kube_now_ms() - s->last_ms < DEDUP_WINDOW_MS)
+            count = s->count + 1;
     }
     pthread_mutex_unlock(&ev->lock);
 
-    if (name) {
+    if (count) {
         /* The fast path: this process sent the event recently. */
         result = event_bump(conn, t->ns, name, count, now, err, sizeof(err));
         if (result != HO11Y_NOTFOUND)
             goto done;
         /* The Event expired (TTL) or was deleted: create it again. */
-    } else {
-        name = event_name(t, key);
     }
     count = 1;
     result = event_create(ev, conn, t, name, type, reason, message, now, err, sizeof(err));
@@ -245,60 +307,26 @@ done:
             ev->created++;
         else
             ev->patched++;
-        struct seen *n = xcalloc(1, sizeof(*n));
-        n->name = name;
-        name = NULL;
-        n->uid = xstrdup(t->uid);
-        n->count = count;
-        n->last_ms = kube_now_ms();
-        seen_free(kube_map_put(&ev->seen, key, n));
-        if (ev->seen.count > DEDUP_MAX) {
-            struct oldest_ctx o = {NULL, 0};
-            kube_map_foreach(&ev->seen, find_oldest, &o);
-            if (o.key) {
-                char *k = xstrdup(o.key);
-                seen_free(kube_map_del(&ev->seen, k));
-                free(k);
-            }
-        }
+        seen_put(ev, digest, uid_digest, count);
         pthread_mutex_unlock(&ev->lock);
     }
     free(name);
-    free(key);
     return result;
-}
-
-struct forget_ctx {
-    const char *uid;
-    char **keys;
-    size_t n, cap;
-};
-
-static int collect_uid(void *ud, const char *key, void *value)
-{
-    struct forget_ctx *f = ud;
-    struct seen *s = value;
-    if (strcmp(s->uid, f->uid) == 0) {
-        if (f->n == f->cap) {
-            f->cap = f->cap ? f->cap * 2 : 8;
-            f->keys = xrealloc(f->keys, f->cap * sizeof(char *));
-        }
-        f->keys[f->n++] = xstrdup(key);
-    }
-    return 0;
 }
 
 void op_events_forget(struct op_events *ev, const char *uid)
 {
-    struct forget_ctx f = {uid, NULL, 0, 0};
+    char hex[65];
+    unsigned char uid_digest[DIGEST_LEN];
+    digest_of(uid, hex, uid_digest);
     pthread_mutex_lock(&ev->lock);
-    kube_map_foreach(&ev->seen, collect_uid, &f);
-    for (size_t i = 0; i < f.n; i++) {
-        seen_free(kube_map_del(&ev->seen, f.keys[i]));
-        free(f.keys[i]);
+    for (size_t i = 0; i < ev->cap; i++) {
+        if (ev->slots[i].count && drop_uid(&ev->slots[i], uid_digest)) {
+            slots_rebuild(ev, ev->cap, drop_uid, uid_digest);
+            break;
+        }
     }
     pthread_mutex_unlock(&ev->lock);
-    free(f.keys);
 }
 
 void op_events_counts(struct op_events *ev, unsigned long long *created,
