@@ -1,7 +1,8 @@
 /*
  * ho11y: the synthetic signal generator. Configuration comes from the environment only
- * (config.h); see docs for the variables. Exit status: 0 after a clean shutdown on SIGTERM or
- * SIGINT, 2 for a configuration error, 1 when the server cannot start.
+ * (config.h); docs/generator.md lists the variables. The only arguments are --help and
+ * --version. Exit status: 0 after a clean shutdown on SIGTERM or SIGINT, 2 for a configuration
+ * error or an argument it does not know, 1 when the server cannot start.
  */
 #include <curl/curl.h>
 #include <malloc.h>
@@ -278,12 +279,61 @@ static void cleanup(struct app *a)
     gen_config_cleanup(&a->cfg);
 }
 
-int main(void)
+static const char usage[] =
+    "Usage: ho11y [--help | --version]\n"
+    "\n"
+    "ho11y, the synthetic signal generator, takes no arguments: it is configured by environment\n"
+    "variables only, and serves GET / (a traced request), /metrics and /healthz until SIGTERM\n"
+    "or SIGINT. Every variable is described in docs/generator.md; the main ones:\n"
+    "\n"
+    "  HO11Y_PORT                   port to listen on (default 8765, 0 = any free port)\n"
+    "  DOWNSTREAM0..DOWNSTREAM15    URL or DUMMY:<size>:<duration> to call on each request\n"
+    "  OTEL_SERVICE_NAME            service name (upstream: OTEL_RESOURCE_ATTRIB)\n"
+    "  OTEL_EXPORTER_OTLP_ENDPOINT  OTLP/HTTP collector base URL (default http://localhost:4318)\n"
+    "  HO11Y_FAILURE_RATE           percent of requests that fail (HO11Y_FAILURE_CODES)\n"
+    "  HO11Y_LATENCY                added latency, FIXED[+JITTER], e.g. 40ms+10ms\n"
+    "  HO11Y_CUTOFF_TPS             answer 429 above this many requests per second\n"
+    "  HO11Y_LOAD_TARGET            load mode: URL to send HO11Y_LOAD_RATE requests/s to\n"
+    "  HO11Y_LOG_LEVEL              debug, info, warn, error or off\n"
+    "\n"
+    "A malformed value stops start-up with exit status 2 and a message naming the variable.\n";
+
+/*
+ * Answers --help and --version. Anything else is refused rather than ignored: the upstream
+ * ho11y takes no arguments, so an argument here can only be a mistake. Returns -1 when the
+ * server should start, otherwise the exit status.
+ */
+static int handle_args(int argc, char **argv)
+{
+    bool help, version;
+    if (argc < 2)
+        return -1;
+    help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+    version = strcmp(argv[1], "--version") == 0;
+    if (argc == 2 && help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc == 2 && version) {
+        printf("ho11y %s\n", HO11Y_VERSION);
+        return 0;
+    }
+    fprintf(stderr,
+            "ho11y: unexpected argument '%s': configuration comes from environment variables "
+            "only (see ho11y --help)\n",
+            argv[help || version ? 2 : 1]);
+    return 2;
+}
+
+int main(int argc, char **argv)
 {
     static struct app a;
     char err[512];
     sigset_t set;
-    int status = 0;
+    int status = handle_args(argc, argv);
+    if (status >= 0)
+        return status;
+    status = 0;
     /* Fewer malloc arenas: a small, steady RSS matters more here than allocator scaling. */
     mallopt(M_ARENA_MAX, 2);
     /* A fixed threshold (glibc's moves up to the largest block freed) keeps the exporter's
