@@ -122,13 +122,15 @@ static char *unpack(const char *p)
     return out;
 }
 
-/* One allocation holds the record and its strings (status may be NULL). */
-static struct op_topology *topology_make(const char *ns, const char *name, const char *uid,
-                                         const char *json, const char *status)
+/* One allocation holds head bytes, the record and its strings (status may be NULL). */
+static struct op_topology *topology_make(size_t head, const char *ns, const char *name,
+                                         const char *uid, const char *json, const char *status)
 {
     size_t lns = strlen(ns) + 1, lname = strlen(name) + 1, luid = strlen(uid) + 1;
     size_t ljson = strlen(json) + 1, lstatus = status ? strlen(status) + 1 : 0;
-    struct op_topology *t = xcalloc(1, sizeof(*t) + lns + lname + luid + ljson + lstatus);
+    char *block =
+        xcalloc(1, head + sizeof(struct op_topology) + lns + lname + luid + ljson + lstatus);
+    struct op_topology *t = (struct op_topology *)(block + head);
     char *p = (char *)(t + 1);
     t->ns = memcpy(p, ns, lns);
     t->name = memcpy(p += lns, name, lname);
@@ -139,7 +141,7 @@ static struct op_topology *topology_make(const char *ns, const char *name, const
     return t;
 }
 
-struct op_topology *op_topology_trim(const cJSON *obj)
+struct op_topology *op_topology_trim(const cJSON *obj, size_t head)
 {
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
     const char *name = str_at(meta, "name");
@@ -159,7 +161,7 @@ struct op_topology *op_topology_trim(const cJSON *obj)
     text = cJSON_IsObject(st) ? cJSON_PrintUnformatted(st) : NULL;
     char *status = pack(text);
     free(text);
-    struct op_topology *t = topology_make(ns, name, uid, json, status);
+    struct op_topology *t = topology_make(head, ns, name, uid, json, status);
     t->packed = 1;
     t->generation = generation;
     t->deleting = cJSON_GetObjectItemCaseSensitive(meta, "deletionTimestamp") != NULL &&
@@ -178,7 +180,7 @@ struct op_topology *op_topology_copy(const struct op_topology *t)
 {
     char *json = t->packed ? unpack(t->json) : NULL;
     char *status = t->packed ? unpack(t->status) : NULL;
-    struct op_topology *c = topology_make(t->ns, t->name, t->uid, t->packed ? json : t->json,
+    struct op_topology *c = topology_make(0, t->ns, t->name, t->uid, t->packed ? json : t->json,
                                           t->packed ? status : t->status);
     c->generation = t->generation;
     c->deleting = t->deleting;
@@ -315,7 +317,7 @@ static const char *child_names(const struct op_child *c)
     return (const char *)c->data + (c->deployment ? sizeof(struct op_deployment_state) : 0);
 }
 
-struct op_child *op_child_trim(const cJSON *obj)
+struct op_child *op_child_trim(const cJSON *obj, size_t head)
 {
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
     if (!str_at(meta, "name"))
@@ -339,7 +341,9 @@ struct op_child *op_child_trim(const cJSON *obj)
     size_t dlen = deployment ? sizeof(struct op_deployment_state) : 0;
     size_t nlen = rname ? strlen(rname) : 0;
     size_t ulen = !is_uuid && uid ? strnlen(uid, 47) : 0;
-    struct op_child *c = xcalloc(1, sizeof(*c) + dlen + nlen + 1 + (ulen ? ulen + 1 : 0));
+    char *block =
+        xcalloc(1, head + sizeof(struct op_child) + dlen + nlen + 1 + (ulen ? ulen + 1 : 0));
+    struct op_child *c = (struct op_child *)(block + head);
     c->uid = u;
     c->owner = owner;
     if (owner == OP_OWNER_TOPOLOGY)

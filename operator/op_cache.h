@@ -88,11 +88,12 @@ struct op_topology {
 };
 
 /**
- * Makes the (packed) Topology record of obj (borrowed); NULL when obj lacks a name. Caller
- * frees.
+ * Makes the (packed) Topology record of obj (borrowed); NULL when obj lacks a name. The record
+ * starts head bytes (a multiple of 8, zeroed) into a block from malloc: the caller frees the
+ * block, with op_topology_free when head is 0.
  */
-struct op_topology *op_topology_trim(const cJSON *obj);
-/** Frees a Topology record; NULL is a no-op. */
+struct op_topology *op_topology_trim(const cJSON *obj, size_t head);
+/** Frees a Topology record made with head 0 or by op_topology_copy; NULL is a no-op. */
 void op_topology_free(struct op_topology *t);
 /** A deep copy with json and status unpacked (caller frees with op_topology_free). */
 struct op_topology *op_topology_copy(const struct op_topology *t);
@@ -106,9 +107,13 @@ char *op_topology_status_text(const struct op_topology *t);
 /** Whether two Topology records hold the same fields. Pure. */
 int op_topology_same(const struct op_topology *a, const struct op_topology *b);
 
-/** Makes the child record of obj (borrowed); NULL when obj lacks a name. Caller frees. */
-struct op_child *op_child_trim(const cJSON *obj);
-/** Frees a child record; NULL is a no-op. */
+/**
+ * Makes the child record of obj (borrowed); NULL when obj lacks a name. The record starts head
+ * bytes (a multiple of 8, zeroed) into a block from malloc: the caller frees the block, with
+ * op_child_free when head is 0.
+ */
+struct op_child *op_child_trim(const cJSON *obj, size_t head);
+/** Frees a child record made with head 0; NULL is a no-op. */
 void op_child_free(struct op_child *c);
 /** Whether two child records hold the same fields. Pure. */
 int op_child_same(const struct op_child *a, const struct op_child *b);

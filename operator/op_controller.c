@@ -37,14 +37,9 @@ void op_child_key(char *out, size_t outlen, enum op_kind kind, const char *ns, c
 
 /* ---- informer callbacks ---- */
 
-static void *trim_topology(void *ud, const cJSON *obj)
+static void *trim_topology(void *ud, const cJSON *obj, size_t head)
 {
-    return op_topology_trim(obj);
-}
-
-static void free_topology(void *rec)
-{
-    op_topology_free(rec);
+    return op_topology_trim(obj, head);
 }
 
 static int same_topology(const void *a, const void *b)
@@ -86,14 +81,9 @@ static void on_topology(void *ud, const char *key, const void *old_rec, const vo
     kube_queue_add(ctl->queue, key);
 }
 
-static void *trim_child(void *ud, const cJSON *obj)
+static void *trim_child(void *ud, const cJSON *obj, size_t head)
 {
-    return op_child_trim(obj);
-}
-
-static void free_child(void *rec)
-{
-    op_child_free(rec);
+    return op_child_trim(obj, head);
 }
 
 static int same_child(const void *a, const void *b)
@@ -180,11 +170,8 @@ struct op_controller *op_controller_new(struct kube_client *client,
     pthread_mutex_init(&ctl->lead_lock, NULL);
     pthread_cond_init(&ctl->lead_cond, NULL);
 
-    ctl->topology_ops = (struct kube_informer_ops){.trim = trim_topology,
-                                                   .free_rec = free_topology,
-                                                   .same = same_topology,
-                                                   .on_change = on_topology,
-                                                   .ud = ctl};
+    ctl->topology_ops = (struct kube_informer_ops){
+        .trim = trim_topology, .same = same_topology, .on_change = on_topology, .ud = ctl};
     struct kube_informer_opts io = {.name = "topologies",
                                     .res = &kube_res_topologies,
                                     .ns = ctl->ns,
@@ -192,11 +179,8 @@ struct op_controller *op_controller_new(struct kube_client *client,
     ctl->topologies = kube_informer_new(client, &io);
     for (int k = 0; k < OP_KIND_COUNT; k++) {
         ctl->sources[k] = (struct op_child_source){ctl, (enum op_kind)k};
-        ctl->child_ops[k] = (struct kube_informer_ops){.trim = trim_child,
-                                                       .free_rec = free_child,
-                                                       .same = same_child,
-                                                       .on_change = on_child,
-                                                       .ud = &ctl->sources[k]};
+        ctl->child_ops[k] = (struct kube_informer_ops){
+            .trim = trim_child, .same = same_child, .on_change = on_child, .ud = &ctl->sources[k]};
         struct kube_informer_opts co = {.name = op_kind_resource[k]->plural,
                                         .res = op_kind_resource[k],
                                         .ns = ctl->ns,

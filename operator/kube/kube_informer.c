@@ -18,9 +18,9 @@
 #define WATCH_MIN_S        300
 #define WATCH_MAX_S        600
 
-/* The cache maps each key to the caller's record and nothing else: with ten thousand objects
- * every allocation per object counts. A relist compares records (ops->same) instead of keeping
- * each object's resourceVersion. */
+/* The cache maps each key to the caller's record and nothing else, entry and record in one
+ * block: with ten thousand objects every allocation per object counts. A relist compares records
+ * (ops->same) instead of keeping each object's resourceVersion. */
 
 struct kube_informer {
     char *name;
@@ -106,13 +106,17 @@ void kube_informer_get_stats(struct kube_informer *inf, struct kube_informer_sta
     pthread_mutex_unlock(&inf->stats_lock);
 }
 
-static void rec_free(struct kube_informer *inf, void *rec)
+/* The cache entry for obj (borrowed) under key, its record made by trim in the same block; NULL
+ * when trim declines the object. */
+static struct kube_map_entry *entry_make(struct kube_informer *inf, const char *key,
+                                         const cJSON *obj)
 {
-    if (rec)
-        inf->ops->free_rec(rec);
+    size_t head = kube_map_head_size(key);
+    char *rec = inf->ops->trim(inf->ops->ud, obj, head);
+    return rec ? kube_map_entry_init(rec - head, key) : NULL;
 }
 
-/* Whether the cache may keep old instead of rec (made from the same object listed again). */
+/* Whether rec, made from an object listed again, holds what old holds. */
 static int same_rec(const struct kube_informer *inf, const void *old, const void *rec)
 {
     return old && inf->ops->same && inf->ops->same(old, rec);
@@ -172,24 +176,10 @@ static enum ho11y_err list_item(void *ud, const char *json, size_t len)
         LOG_WARN("List of %s: skipped an item without metadata.name", inf->name);
         return HO11Y_OK;
     }
-    void *rec = inf->ops->trim(inf->ops->ud, obj);
+    struct kube_map_entry *e = entry_make(inf, key, obj);
     cJSON_Delete(obj);
-    if (!rec) {
-        free(key);
-        return HO11Y_OK;
-    }
-    /* An unchanged object keeps its record: a relist after a 410 then notifies nothing. */
-    pthread_rwlock_rdlock(&inf->lock);
-    void *old = kube_map_get(&inf->map, key);
-    int same = same_rec(inf, old, rec);
-    pthread_rwlock_unlock(&inf->lock);
-    if (same) {
-        rec_free(inf, rec);
-        rec = old;
-    }
-    void *prev = kube_map_put(lc->fresh, key, rec);
-    if (prev && prev != old)
-        rec_free(inf, prev);
+    if (e)
+        free(kube_map_link(lc->fresh, e));
     free(key);
     return HO11Y_OK;
 }
@@ -198,28 +188,6 @@ static enum ho11y_err list_data(void *ud, const char *data, size_t len)
 {
     struct list_ctx *lc = ud;
     return kube_list_scan_feed(&lc->scan, data, len, list_item, lc);
-}
-
-struct discard_ctx {
-    struct kube_informer *inf;
-};
-
-/* Frees the entries of a partial list that are not shared with the cache. */
-static int discard_fresh(void *ud, const char *key, void *value)
-{
-    struct kube_informer *inf = ((struct discard_ctx *)ud)->inf;
-    if (kube_map_get(&inf->map, key) != value)
-        rec_free(inf, value);
-    return 0;
-}
-
-static void fresh_cleanup(struct kube_informer *inf, struct kube_map *fresh)
-{
-    struct discard_ctx dc = {inf};
-    pthread_rwlock_rdlock(&inf->lock);
-    kube_map_foreach(fresh, discard_fresh, &dc);
-    pthread_rwlock_unlock(&inf->lock);
-    kube_map_cleanup(fresh, NULL);
 }
 
 /* One complete paged list into fresh; *rv gets the list's resourceVersion. */
@@ -288,7 +256,6 @@ static enum ho11y_err list_all(struct kube_informer *inf, struct kube_map *fresh
 struct swap_ctx {
     struct kube_informer *inf;
     struct kube_map *other;
-    int phase;
 };
 
 /* After the swap: notify added/changed (walk of the new map) and deleted (walk of the old). */
@@ -296,7 +263,8 @@ static int notify_fresh(void *ud, const char *key, void *value)
 {
     struct swap_ctx *sc = ud;
     void *old = kube_map_get(sc->other, key);
-    if (old == value)
+    /* An unchanged object notifies nothing: a relist after a 410 then wakes no one. */
+    if (same_rec(sc->inf, old, value))
         return 0;
     sc->inf->ops->on_change(sc->inf->ops->ud, key, old, value);
     return 0;
@@ -305,12 +273,8 @@ static int notify_fresh(void *ud, const char *key, void *value)
 static int notify_gone(void *ud, const char *key, void *value)
 {
     struct swap_ctx *sc = ud;
-    void *now = kube_map_get(sc->other, key);
-    if (now == value)
-        return 0;
-    if (!now)
+    if (!kube_map_has(sc->other, key))
         sc->inf->ops->on_change(sc->inf->ops->ud, key, value, NULL);
-    rec_free(sc->inf, value);
     return 0;
 }
 
@@ -322,7 +286,7 @@ static enum ho11y_err relist(struct kube_informer *inf)
     enum ho11y_err result = list_all(inf, &fresh, &rv);
     if (result) {
         bump(inf, &inf->stats.errors);
-        fresh_cleanup(inf, &fresh);
+        kube_map_cleanup(&fresh, NULL);
         return result;
     }
     pthread_rwlock_wrlock(&inf->lock);
@@ -330,7 +294,7 @@ static enum ho11y_err relist(struct kube_informer *inf)
     inf->map = fresh;
     pthread_rwlock_unlock(&inf->lock);
     /* Only this thread writes the map, so reading it unlocked here is safe. */
-    struct swap_ctx sc = {inf, &old, 0};
+    struct swap_ctx sc = {inf, &old};
     kube_map_foreach(&inf->map, notify_fresh, &sc);
     sc.other = &inf->map;
     kube_map_foreach(&old, notify_gone, &sc);
@@ -362,18 +326,15 @@ static void apply_event(struct kube_informer *inf, struct kube_event *ev)
     char *key = kube_object_key(ev->object);
     if (!key)
         return;
-    void *old = NULL, *rec = NULL;
+    struct kube_map_entry *e = NULL, *old;
     if (ev->type != KUBE_EVENT_DELETED)
-        rec = inf->ops->trim(inf->ops->ud, ev->object);
+        e = entry_make(inf, key, ev->object);
     pthread_rwlock_wrlock(&inf->lock);
-    if (rec)
-        old = kube_map_put(&inf->map, key, rec);
-    else
-        old = kube_map_del(&inf->map, key);
+    old = e ? kube_map_link(&inf->map, e) : kube_map_unlink(&inf->map, key);
     pthread_rwlock_unlock(&inf->lock);
-    if (old || rec)
-        inf->ops->on_change(inf->ops->ud, key, old, rec);
-    rec_free(inf, old);
+    if (old || e)
+        inf->ops->on_change(inf->ops->ud, key, old ? old->value : NULL, e ? e->value : NULL);
+    free(old);
     free(key);
 }
 
@@ -542,18 +503,11 @@ void kube_informer_stop(struct kube_informer *inf)
     inf->started = 0;
 }
 
-static int free_rec_cb(void *ud, const char *key, void *value)
-{
-    rec_free(ud, value);
-    return 0;
-}
-
 void kube_informer_free(struct kube_informer *inf)
 {
     if (!inf)
         return;
     kube_informer_stop(inf);
-    kube_map_foreach(&inf->map, free_rec_cb, inf);
     kube_map_cleanup(&inf->map, NULL);
     pthread_rwlock_destroy(&inf->lock);
     pthread_mutex_destroy(&inf->sleep_lock);

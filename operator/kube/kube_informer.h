@@ -5,8 +5,8 @@
  * random 300-600 s timeoutSeconds; a watch that ends normally is restarted from the last
  * resourceVersion seen; 410 Gone (or an expired continue token) means relist; errors back off
  * from 0.8 s to 30 s with jitter, reset after two healthy minutes. resourceVersion is an opaque
- * string. The cache keeps a trimmed record per object, made by the caller's trim function, and
- * nothing else.
+ * string. The cache keeps a trimmed record per object, made by the caller's trim function in the
+ * same block as the cache's entry for it, and nothing else.
  *
  * Each informer runs one thread with its own connection. Reads of the cache are thread-safe.
  */
@@ -21,12 +21,12 @@
 
 struct kube_informer_ops {
     /**
-     * Makes the cached record for obj (borrowed), or NULL to not cache the object. Runs on the
-     * informer's thread.
+     * Makes the cached record for obj (borrowed), or NULL to not cache the object. The record
+     * is one malloc block whose first head bytes (a multiple of 8) are left to the cache, the
+     * record following them: trim returns block + head, and the cache frees the block with
+     * free(), so a cached object is one allocation. Runs on the informer's thread.
      */
-    void *(*trim)(void *ud, const cJSON *obj);
-    /** Frees a record made by trim. */
-    void (*free_rec)(void *rec);
+    void *(*trim)(void *ud, const cJSON *obj, size_t head);
     /**
      * Whether two records (borrowed) are equal, so that a relist keeps the cached one and
      * reports no change. NULL: a relisted object always counts as changed. Pure.
@@ -59,7 +59,7 @@ struct kube_informer *kube_informer_new(struct kube_client *c, const struct kube
 enum ho11y_err kube_informer_start(struct kube_informer *inf);
 /** Stops the thread (aborting a request in flight) and waits for it. Idempotent. */
 void kube_informer_stop(struct kube_informer *inf);
-/** Stops and frees, calling free_rec on every cached record. NULL is a no-op. */
+/** Stops and frees, with every cached record. NULL is a no-op. */
 void kube_informer_free(struct kube_informer *inf);
 
 /** Whether the first complete list has been loaded. Thread-safe. */

@@ -1,5 +1,6 @@
 #include "kube_map.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,8 +78,7 @@ void *kube_map_put(struct kube_map *m, const char *key, void *value)
 {
     if (m->count >= m->nbuckets)
         grow(m);
-    unsigned long long h = ho11y_fnv1a(key);
-    struct kube_map_entry **pe = find(m, key, h);
+    struct kube_map_entry **pe = find(m, key, ho11y_fnv1a(key));
     if (*pe) {
         void *old = (*pe)->value;
         (*pe)->value = value;
@@ -96,17 +96,58 @@ void *kube_map_put(struct kube_map *m, const char *key, void *value)
 
 void *kube_map_del(struct kube_map *m, const char *key)
 {
+    struct kube_map_entry *e = kube_map_unlink(m, key);
+    if (!e)
+        return NULL;
+    void *value = e->value;
+    free(e);
+    return value;
+}
+
+size_t kube_map_head_size(const char *key)
+{
+    return (offsetof(struct kube_map_entry, key) + strlen(key) + 1 + 7) & ~(size_t)7;
+}
+
+struct kube_map_entry *kube_map_entry_init(void *block, const char *key)
+{
+    struct kube_map_entry *e = block;
+    size_t head = kube_map_head_size(key);
+    memcpy(e->key, key, strlen(key) + 1);
+    e->next = NULL;
+    e->value = (char *)block + head;
+    return e;
+}
+
+struct kube_map_entry *kube_map_link(struct kube_map *m, struct kube_map_entry *e)
+{
+    if (m->count >= m->nbuckets)
+        grow(m);
+    struct kube_map_entry **pe = find(m, e->key, ho11y_fnv1a(e->key));
+    struct kube_map_entry *old = *pe;
+    if (old) {
+        e->next = old->next;
+        old->next = NULL;
+    } else {
+        e->next = NULL;
+        m->count++;
+    }
+    *pe = e;
+    return old;
+}
+
+struct kube_map_entry *kube_map_unlink(struct kube_map *m, const char *key)
+{
     if (!m->nbuckets)
         return NULL;
     struct kube_map_entry **pe = find(m, key, ho11y_fnv1a(key));
     struct kube_map_entry *e = *pe;
     if (!e)
         return NULL;
-    void *value = e->value;
     *pe = e->next;
-    free(e);
+    e->next = NULL;
     m->count--;
-    return value;
+    return e;
 }
 
 int kube_map_foreach(const struct kube_map *m, int (*fn)(void *ud, const char *key, void *value),

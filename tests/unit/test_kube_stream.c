@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,4 +189,54 @@ TEST(map_basics)
     CHECK_INT_EQ(n, 999);
     kube_map_cleanup(&m, free);
     kube_map_cleanup(NULL, free);
+}
+
+/* A value kept in its entry's block, the way the informer's cache keeps records. */
+static struct kube_map_entry *inline_entry(const char *key, int value)
+{
+    size_t head = kube_map_head_size(key);
+    CHECK(head % 8 == 0);
+    char *block = xmalloc(head + sizeof(value));
+    memcpy(block + head, &value, sizeof(value));
+    return kube_map_entry_init(block, key);
+}
+
+static int inline_value(struct kube_map *m, const char *key)
+{
+    int v = -1;
+    const char *p = kube_map_get(m, key);
+    if (p)
+        memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+TEST(map_inline_values)
+{
+    struct kube_map m;
+    kube_map_init(&m);
+    char key[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof(key), "ns/obj-%d", i);
+        CHECK(kube_map_link(&m, inline_entry(key, i)) == NULL);
+    }
+    CHECK_INT_EQ(m.count, 100);
+    CHECK_INT_EQ(inline_value(&m, "ns/obj-42"), 42);
+    CHECK(((uintptr_t)kube_map_get(&m, "ns/obj-42") & 7) == 0);
+    struct kube_map_entry *old = kube_map_link(&m, inline_entry("ns/obj-7", 700));
+    CHECK(old != NULL);
+    CHECK_STR_EQ(old->key, "ns/obj-7");
+    free(old);
+    CHECK_INT_EQ(m.count, 100);
+    CHECK_INT_EQ(inline_value(&m, "ns/obj-7"), 700);
+    struct kube_map_entry *gone = kube_map_unlink(&m, "ns/obj-8");
+    CHECK(gone != NULL);
+    CHECK_STR_EQ(gone->key, "ns/obj-8");
+    free(gone);
+    CHECK(kube_map_unlink(&m, "ns/obj-8") == NULL);
+    CHECK(!kube_map_has(&m, "ns/obj-8"));
+    CHECK_INT_EQ(m.count, 99);
+    int n = 0;
+    kube_map_foreach(&m, count_cb, &n);
+    CHECK_INT_EQ(n, 99);
+    kube_map_cleanup(&m, NULL);
 }
