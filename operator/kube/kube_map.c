@@ -76,7 +76,7 @@ static void grow(struct kube_map *m)
 
 void *kube_map_put(struct kube_map *m, const char *key, void *value)
 {
-    if (m->count >= m->nbuckets)
+    if (m->count >= 2 * m->nbuckets)
         grow(m);
     struct kube_map_entry **pe = find(m, key, ho11y_fnv1a(key));
     if (*pe) {
@@ -121,7 +121,7 @@ struct kube_map_entry *kube_map_entry_init(void *block, const char *key)
 
 struct kube_map_entry *kube_map_link(struct kube_map *m, struct kube_map_entry *e)
 {
-    if (m->count >= m->nbuckets)
+    if (m->count >= 2 * m->nbuckets)
         grow(m);
     struct kube_map_entry **pe = find(m, e->key, ho11y_fnv1a(e->key));
     struct kube_map_entry *old = *pe;

@@ -1,5 +1,6 @@
 /*
- * A string-keyed hash map (separate chaining, power-of-two buckets, grows at load 1). Keys are
+ * A string-keyed hash map (separate chaining, power-of-two buckets, grows at load 2:
+ * chains of two entries on average cost less than a bucket pointer per entry). Keys are
  * copied; values are opaque pointers owned by the caller. Not thread-safe: callers lock.
  *
  * A value may also share one malloc block with its entry (kube_map_entry_init, kube_map_link):
