@@ -86,8 +86,15 @@ static void memory_exec_tuned(char **argv)
         return;
     char *value =
         old && old[0] ? xasprintf("%s:" TCACHE_TUNABLE "=0", old) : xasprintf(TCACHE_TUNABLE "=0");
+    /* The binary's own path, not /proc/self/exe, so the process keeps its name (ps, pkill). */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0 || (size_t)n >= sizeof(self) - 1)
+        snprintf(self, sizeof(self), "/proc/self/exe");
+    else
+        self[n] = '\0';
     if (setenv("GLIBC_TUNABLES", value, 1) == 0)
-        execv("/proc/self/exe", argv);
+        execv(self, argv);
     free(value);
     /* Still here: run untuned, and do not pass the setting to processes started later. */
     if (old)
