@@ -26,3 +26,12 @@ unsigned long long ho11y_fnv1a(const char *s)
     }
     return h;
 }
+
+int ho11y_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/hash.h"
 #include "common/units.h"
 
 extern char **environ;
@@ -303,12 +304,7 @@ static enum ho11y_err load_downstreams(const struct env *e, struct gen_config *c
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    return ho11y_hex_digit((char)tolower((unsigned char)c));
 }
 
 /* Percent-decodes s[0..n) into a fresh string; NULL on a bad escape or a NUL byte. */

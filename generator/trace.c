@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hash.h"
+
 /* xoshiro256** (Blackman and Vigna), one state per thread, seeded lazily. */
 static _Thread_local uint64_t rng_state[4];
 static _Thread_local bool rng_seeded;
@@ -133,19 +135,10 @@ void gen_hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 bool gen_hex_decode(const char *in, size_t n, uint8_t *out)
 {
     for (size_t i = 0; i < n; i++) {
-        int hi = hex_value(in[2 * i]), lo = hex_value(in[2 * i + 1]);
+        int hi = ho11y_hex_digit(in[2 * i]), lo = ho11y_hex_digit(in[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (uint8_t)(hi << 4 | lo);

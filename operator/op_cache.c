@@ -7,6 +7,7 @@
 
 #include "api/constants.h"
 #include "common/alloc.h"
+#include "common/hash.h"
 
 static const char *str_at(const cJSON *obj, const char *key)
 {
@@ -229,15 +230,6 @@ char *op_topology_status_text(const struct op_topology *t)
 
 /* ---- uids ---- */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Parses the canonical lowercase UUID text (8-4-4-4-12); anything else returns 0. */
 static int uuid_parse(const char *s, unsigned char out[OP_UID_LEN])
 {
@@ -248,8 +240,8 @@ static int uuid_parse(const char *s, unsigned char out[OP_UID_LEN])
                 return 0;
             continue;
         }
-        int hi = hex_value(s[i]);
-        int lo = hi < 0 ? -1 : hex_value(s[++i]);
+        int hi = ho11y_hex_digit(s[i]);
+        int lo = hi < 0 ? -1 : ho11y_hex_digit(s[++i]);
         if (lo < 0)
             return 0;
         out[n++] = (unsigned char)(hi << 4 | lo);
