@@ -293,10 +293,9 @@ static void deployment_state(const cJSON *obj, struct op_deployment_state *d)
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "status");
     memset(d, 0, sizeof(*d));
-    d->generation = num_at(meta, "generation", NULL);
     d->spec_replicas = int_at(spec, "replicas", &d->has_spec_replicas);
     d->has_status = cJSON_IsObject(st);
-    d->observed_generation = num_at(st, "observedGeneration", NULL);
+    d->observed = num_at(st, "observedGeneration", NULL) >= num_at(meta, "generation", NULL);
     d->replicas = int_at(st, "replicas", NULL);
     d->ready_replicas = int_at(st, "readyReplicas", NULL);
     d->available_replicas = int_at(st, "availableReplicas", NULL);

@@ -13,7 +13,10 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
-#define OP_DIGEST_LEN 16
+/* Digests are the first 8 bytes of a SHA-256: a changed object keeps its digest with a
+ * probability of 2^-64, and ten thousand cached children each save 8 bytes (24 where the
+ * controller also remembers what it verified). */
+#define OP_DIGEST_LEN 8
 
 /*
  * A uid in 16 bytes. Kubernetes uids are UUIDs: their canonical lowercase text is stored as its
@@ -36,11 +39,12 @@ int op_uid_is_zero(const struct op_uid *u);
  * something else. */
 enum op_owner { OP_OWNER_NONE, OP_OWNER_TOPOLOGY, OP_OWNER_OTHER };
 
-/* What a Deployment's record adds (op_child_deployment). */
+/* What a Deployment's record adds (op_child_deployment). Of the two generations only their
+ * order matters, so the record keeps that. */
 struct op_deployment_state {
-    long long generation, observed_generation;
     int spec_replicas, replicas, ready_replicas, available_replicas, updated_replicas;
     unsigned char has_spec_replicas, has_status;
+    unsigned char observed; /* status.observedGeneration >= metadata.generation */
 };
 
 /*

@@ -107,7 +107,7 @@ static int verified_matches(struct op_controller *ctl, const char *tkey, const c
                             const struct op_child *n)
 {
     struct op_verified v;
-    return op__verified_get(ctl, tkey, ck, &v) && !v.deleted && op_uid_eq(&v.uid, &n->uid) &&
+    return op__verified_get(ctl, tkey, ck, &v) && !v.deleted && op__verified_uid_is(&v, &n->uid) &&
            memcmp(v.live, n->digest, OP_DIGEST_LEN) == 0;
 }
 

@@ -1,6 +1,7 @@
 #include "op_events.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,27 +17,29 @@
 #define DEDUP_MAX       4096
 /* Leaves room for "." and 16 hex digits in a 253-character name. */
 #define NAME_PREFIX_MAX 200
-#define DIGEST_LEN      16
+#define DIGEST_LEN      8
 
 /*
  * An event this process sent, stored inline in an open-addressing table: with a thousand
- * Topologies the table holds a thousand of these, so it keeps fixed-size digests rather than the
- * uid|type|reason|message key, the Event's name and the uid. The key digest is the start of the
- * SHA-256 that also names the Event (so the name is made again from the Topology's name), and the
- * uid digest finds a deleted Topology's events.
+ * Topologies the table holds two thousand of these, so a slot is 24 bytes of fixed-size digests
+ * rather than the uid|type|reason|message key, the Event's name and the uid. The key digest is
+ * the start of the SHA-256 that also names the Event (so the name is made again from the
+ * Topology's name); the uid digest (the Topology's uid folded) finds a deleted Topology's
+ * events. Two different events whose 64-bit digests collide would share a count: a chance of
+ * 2^-64 per pair.
  */
 struct seen {
-    unsigned char key[DIGEST_LEN]; /* SHA-256 of uid|type|reason|message */
-    unsigned char uid[DIGEST_LEN]; /* SHA-256 of the Topology's uid */
-    long long count;               /* 0: the slot is free */
-    int64_t last_ms;
+    unsigned char key[DIGEST_LEN];
+    unsigned char uid[DIGEST_LEN];
+    uint32_t count;  /* 0: the slot is free */
+    uint32_t last_s; /* kube_now_ms() / 1000 when last sent */
 };
 
 struct op_events {
     char *component;
     char *instance;
     pthread_mutex_t lock;
-    struct seen *slots; /* linear probing; cap is a power of two, at most half full */
+    struct seen *slots; /* linear probing; cap is a power of two, at most 3/4 full */
     size_t cap, n;
     unsigned long long created, patched;
 };
@@ -61,18 +64,24 @@ void op_events_free(struct op_events *ev)
     free(ev);
 }
 
-/* SHA-256 of data: the hex digits (65 bytes) and, when digest is not NULL, its first bytes. */
+/* SHA-256 of data: the hex digits (65 bytes) and its first DIGEST_LEN bytes. */
 static void digest_of(const char *data, char hex[65], unsigned char digest[DIGEST_LEN])
 {
     ho11y_sha256_hex(data, strlen(data), hex);
-    for (int i = 0; digest && i < DIGEST_LEN; i++) {
-        unsigned v = 0;
-        for (int j = 0; j < 2; j++) {
-            char c = hex[2 * i + j];
-            v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
-        }
-        digest[i] = (unsigned char)v;
-    }
+    for (int i = 0; i < DIGEST_LEN; i++)
+        digest[i] =
+            (unsigned char)(ho11y_hex_digit(hex[2 * i]) << 4 | ho11y_hex_digit(hex[2 * i + 1]));
+}
+
+static void uid_digest_of(const struct op_uid *u, unsigned char out[DIGEST_LEN])
+{
+    for (int i = 0; i < DIGEST_LEN; i++)
+        out[i] = (unsigned char)(u->b[i] ^ u->b[i + DIGEST_LEN]);
+}
+
+static uint32_t now_s(void)
+{
+    return (uint32_t)(kube_now_ms() / 1000);
 }
 
 /* The digests are uniformly distributed, so their first bytes serve as the hash. */
@@ -124,19 +133,19 @@ static int drop_uid(const struct seen *s, const void *ud)
 static void seen_put(struct op_events *ev, const unsigned char key[DIGEST_LEN],
                      const unsigned char uid[DIGEST_LEN], long long count)
 {
-    if (ev->cap == 0 || (ev->n + 1) * 2 > ev->cap)
+    if (ev->cap == 0 || (ev->n + 1) * 4 > ev->cap * 3)
         slots_rebuild(ev, ev->cap ? ev->cap * 2 : 64, NULL, NULL);
     struct seen *s = slot_find(ev, key);
     if (!s->count)
         ev->n++;
     memcpy(s->key, key, DIGEST_LEN);
     memcpy(s->uid, uid, DIGEST_LEN);
-    s->count = count;
-    s->last_ms = kube_now_ms();
+    s->count = count > UINT32_MAX ? UINT32_MAX : count < 1 ? 1 : (uint32_t)count;
+    s->last_s = now_s();
     if (ev->n > DEDUP_MAX) {
         const struct seen *oldest = NULL;
         for (size_t i = 0; i < ev->cap; i++) {
-            if (ev->slots[i].count && (!oldest || ev->slots[i].last_ms < oldest->last_ms))
+            if (ev->slots[i].count && (!oldest || ev->slots[i].last_s < oldest->last_s))
                 oldest = &ev->slots[i];
         }
         slots_rebuild(ev, ev->cap, drop_oldest, oldest);
@@ -252,10 +261,10 @@ enum ho11y_err op_events_record(struct op_events *ev, struct kube_conn *conn,
                                 const char *message)
 {
     char *key = xasprintf("%s|%s|%s|%s", t->uid, type, reason, message);
-    char hex[65], uid_hex[65], now[32], err[1024];
+    char hex[65], now[32], err[1024];
     unsigned char digest[DIGEST_LEN], uid_digest[DIGEST_LEN];
     digest_of(key, hex, digest);
-    digest_of(t->uid, uid_hex, uid_digest);
+    uid_digest_of(&t->id, uid_digest);
     free(key);
     char *name = event_name(t, hex);
     long long count = 0;
@@ -265,8 +274,8 @@ enum ho11y_err op_events_record(struct op_events *ev, struct kube_conn *conn,
     pthread_mutex_lock(&ev->lock);
     if (ev->cap) {
         const struct seen *s = slot_find(ev, digest);
-        if (s->count && kube_now_ms() - s->last_ms < DEDUP_WINDOW_MS)
-            count = s->count + 1;
+        if (s->count && (int64_t)(now_s() - s->last_s) * 1000 < DEDUP_WINDOW_MS)
+            count = (long long)s->count + 1;
     }
     pthread_mutex_unlock(&ev->lock);
 
@@ -314,11 +323,10 @@ done:
     return result;
 }
 
-void op_events_forget(struct op_events *ev, const char *uid)
+void op_events_forget(struct op_events *ev, const struct op_uid *uid)
 {
-    char hex[65];
     unsigned char uid_digest[DIGEST_LEN];
-    digest_of(uid, hex, uid_digest);
+    uid_digest_of(uid, uid_digest);
     pthread_mutex_lock(&ev->lock);
     for (size_t i = 0; i < ev->cap; i++) {
         if (ev->slots[i].count && drop_uid(&ev->slots[i], uid_digest)) {

@@ -33,8 +33,8 @@ enum ho11y_err op_events_record(struct op_events *ev, struct kube_conn *conn,
                                 const struct op_topology *t, const char *type, const char *reason,
                                 const char *message);
 
-/** Forgets what was recorded for the Topology with this uid (it was deleted). */
-void op_events_forget(struct op_events *ev, const char *uid);
+/** Forgets what was recorded for the Topology with this uid (borrowed; it was deleted). */
+void op_events_forget(struct op_events *ev, const struct op_uid *uid);
 
 /** Events created and patched so far (for tests and the benchmark). */
 void op_events_counts(struct op_events *ev, unsigned long long *created,

@@ -30,17 +30,22 @@ enum op_kind {
  * object with digest `live` (uid `uid`) holds every field of the desired object with digest
  * `desired`; or, with deleted set, that the operator deleted it. */
 struct op_verified {
-    struct op_uid uid;
+    unsigned char uid[OP_DIGEST_LEN]; /* op__uid_fold of the object's uid */
     unsigned char live[OP_DIGEST_LEN];
     unsigned char desired[OP_DIGEST_LEN];
     unsigned char deleted;
 };
 
+/** The 16 bytes of u folded to OP_DIGEST_LEN (their halves XORed), as op_verified keeps uids. */
+void op__uid_fold(const struct op_uid *u, unsigned char out[OP_DIGEST_LEN]);
+/** Whether the record v is about the object with uid u. Pure. */
+int op__verified_uid_is(const struct op_verified *v, const struct op_uid *u);
+
 struct op_verified_slot;
 
 /* What the operator remembers per Topology ("namespace/name") between reconciles. */
 struct op_topo_state {
-    char *uid;
+    struct op_uid uid;            /* of the Topology this state is about */
     long long invalid_generation; /* generation whose InvalidSpec event was sent, -1 none */
     char *conflicts;              /* the NameConflict message last reported, NULL none */
     int status_written;
@@ -48,7 +53,7 @@ struct op_topo_state {
     unsigned char status_skeleton[OP_DIGEST_LEN]; /* of its op_status_skeleton */
     int64_t status_written_ms;                    /* when (kube_now_ms) */
     int external_conflict; /* a conflict with an object outside the cache: recheck later */
-    /* The children this Topology verified or deleted, in one array (op_state.c): 57 bytes per
+    /* The children this Topology verified or deleted, in one array (op_state.c): 29 bytes per
      * child, where a map entry and a record per child took about 140. */
     struct op_verified_slot *verified;
     unsigned nverified;

@@ -374,7 +374,7 @@ static void apply_object(struct rc *rc, const cJSON *d)
             note_error(rc, HO11Y_CONFLICT, "waiting for a deleted object to go away", 0);
             return;
         }
-        if (have_v && op_uid_eq(&v.uid, &live.uid) &&
+        if (have_v && op__verified_uid_is(&v, &live.uid) &&
             memcmp(v.live, live.digest, OP_DIGEST_LEN) == 0 &&
             memcmp(v.desired, hd, OP_DIGEST_LEN) == 0)
             return; /* verified before and unchanged since */
@@ -451,7 +451,7 @@ static void delete_leftovers(struct rc *rc, const cJSON *objects)
         op_child_key(ck, sizeof(ck), lc.items[i].kind, rc->topo->ns, lc.items[i].name);
         struct op_uid u;
         op_uid_set(&u, lc.items[i].uid);
-        if (op__verified_get(rc->ctl, rc->key, ck, &v) && v.deleted && op_uid_eq(&v.uid, &u))
+        if (op__verified_get(rc->ctl, rc->key, ck, &v) && v.deleted && op__verified_uid_is(&v, &u))
             continue; /* deleted already; the cache has not caught up yet */
         delete_object(rc, lc.items[i].kind, lc.items[i].name, lc.items[i].uid, ck);
     }
@@ -463,9 +463,8 @@ static void delete_leftovers(struct rc *rc, const cJSON *objects)
 static int deployment_ready(const struct op_deployment_state *c)
 {
     long long want = c->has_spec_replicas ? c->spec_replicas : 1;
-    return c->has_status && c->observed_generation >= c->generation &&
-           c->updated_replicas >= want && c->available_replicas >= want &&
-           c->replicas == c->updated_replicas;
+    return c->has_status && c->observed && c->updated_replicas >= want &&
+           c->available_replicas >= want && c->replicas == c->updated_replicas;
 }
 
 struct readiness {
@@ -748,19 +747,17 @@ static enum op_result invalid(struct rc *rc, const char *msg, int64_t *after_ms)
 
 static void forget_topology(struct op_controller *ctl, const char *key)
 {
-    char *uid = NULL;
+    struct op_uid uid;
     pthread_mutex_lock(&ctl->state_lock);
     struct op_topo_state *s = kube_map_del(&ctl->states, key);
-    if (s) {
+    int known = s != NULL;
+    if (known)
         uid = s->uid;
-        s->uid = NULL;
-        op__state_free(s);
-    }
+    op__state_free(s);
     pthread_mutex_unlock(&ctl->state_lock);
     op__conflict_clear(ctl, key);
-    if (uid)
-        op_events_forget(ctl->events, uid);
-    free(uid);
+    if (known)
+        op_events_forget(ctl->events, &uid);
 }
 
 static int copy_topology(void *ud, const void *rec)

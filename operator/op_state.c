@@ -12,28 +12,46 @@
 #include "common/hash.h"
 #include "op_internal.h"
 
-/* One verified child: the 64-bit FNV-1a of its key ("Kind/ns/name") and the record. Two
- * children of one Topology whose keys collide would share a record, which then matches only
- * one object (their uids differ): the other is read again, nothing is skipped. */
+/* One verified child: the first 4 bytes of the 64-bit FNV-1a of its key ("Kind/ns/name") and
+ * the record, unaligned (29 bytes). Two children of one Topology whose keys collide would share
+ * a record, which then matches only one object (their uids differ): the other is read again,
+ * nothing is skipped. */
 struct op_verified_slot {
-    unsigned char key[8];
+    unsigned char key[4];
     struct op_verified v;
 };
 
-static void slot_key(const char *ck, unsigned char out[8])
+_Static_assert(sizeof(struct op_verified_slot) == 4 + 3 * OP_DIGEST_LEN + 1,
+               "verified slots are packed");
+
+static void slot_key(const char *ck, unsigned char out[4])
 {
     unsigned long long h = ho11y_fnv1a(ck);
-    memcpy(out, &h, 8);
+    for (int i = 0; i < 4; i++)
+        out[i] = (unsigned char)(h >> (8 * i));
 }
 
 static struct op_verified_slot *slot_find(struct op_topo_state *s, const char *ck)
 {
-    unsigned char k[8];
+    unsigned char k[4];
     slot_key(ck, k);
     for (unsigned i = 0; s && i < s->nverified; i++)
-        if (memcmp(s->verified[i].key, k, 8) == 0)
+        if (memcmp(s->verified[i].key, k, 4) == 0)
             return &s->verified[i];
     return NULL;
+}
+
+void op__uid_fold(const struct op_uid *u, unsigned char out[OP_DIGEST_LEN])
+{
+    for (int i = 0; i < OP_DIGEST_LEN; i++)
+        out[i] = (unsigned char)(u->b[i] ^ u->b[i + OP_DIGEST_LEN]);
+}
+
+int op__verified_uid_is(const struct op_verified *v, const struct op_uid *u)
+{
+    unsigned char f[OP_DIGEST_LEN];
+    op__uid_fold(u, f);
+    return memcmp(v->uid, f, OP_DIGEST_LEN) == 0;
 }
 
 void op__verified_put(struct op_controller *ctl, const struct op_topology *t, const char *tkey,
@@ -41,8 +59,10 @@ void op__verified_put(struct op_controller *ctl, const struct op_topology *t, co
                       const unsigned char desired[OP_DIGEST_LEN], int deleted)
 {
     struct op_verified v;
+    struct op_uid u;
     memset(&v, 0, sizeof(v));
-    op_uid_set(&v.uid, uid);
+    op_uid_set(&u, uid);
+    op__uid_fold(&u, v.uid);
     if (live)
         memcpy(v.live, live, OP_DIGEST_LEN);
     if (desired)
@@ -78,7 +98,9 @@ void op__verified_forget(struct op_controller *ctl, const char *tkey, const char
     pthread_mutex_lock(&ctl->state_lock);
     struct op_topo_state *s = kube_map_get(&ctl->states, tkey);
     struct op_verified_slot *slot = slot_find(s, ck);
-    if (slot && (!uid || op_uid_is_zero(&slot->v.uid) || op_uid_eq(&slot->v.uid, uid))) {
+    static const unsigned char zero[OP_DIGEST_LEN];
+    if (slot && (!uid || memcmp(slot->v.uid, zero, OP_DIGEST_LEN) == 0 ||
+                 op__verified_uid_is(&slot->v, uid))) {
         *slot = s->verified[--s->nverified];
         if (!s->nverified) {
             free(s->verified);
@@ -178,14 +200,14 @@ struct op_topo_state *op__state_get(struct op_controller *ctl, const struct op_t
                                     const char *key)
 {
     struct op_topo_state *s = kube_map_get(&ctl->states, key);
-    if (s && strcmp(s->uid, t->uid) != 0) {
+    if (s && !op_uid_eq(&s->uid, &t->id)) {
         /* The Topology was deleted and created again under the same name. */
         op__state_free(kube_map_del(&ctl->states, key));
         s = NULL;
     }
     if (!s) {
         s = xcalloc(1, sizeof(*s));
-        s->uid = xstrdup(t->uid);
+        s->uid = t->id;
         s->invalid_generation = -1;
         kube_map_put(&ctl->states, key, s);
     }
@@ -196,7 +218,6 @@ void op__state_free(struct op_topo_state *s)
 {
     if (!s)
         return;
-    free(s->uid);
     free(s->conflicts);
     free(s->verified);
     free(s);
