@@ -122,6 +122,13 @@ static enum ho11y_err parse_cluster(struct parse_ctx *pc, const cJSON *c, const 
         return result;
     if (!server)
         return fail(pc, HO11Y_CONFIG, "kubeconfig: %s.server: Required value", where);
+    /* client-go refuses this combination too: which of the two was meant is unclear, and
+     * silently dropping the CA would turn verification off for a kubeconfig that names one. */
+    if (out->insecure && (ca || out->ca_data))
+        return fail(pc, HO11Y_CONFIG,
+                    "kubeconfig: %s.insecure-skip-tls-verify: Invalid value: true: specifying a "
+                    "root certificates file with the insecure flag is not allowed",
+                    where);
     if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)
         return fail(pc, HO11Y_CONFIG,
                     "kubeconfig: %s.server: Invalid value: \"%s\": must be an http(s) URL", where,

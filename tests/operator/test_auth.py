@@ -11,7 +11,7 @@ import sys
 import time
 import unittest
 
-from harness import (Operator, OperatorTest, _epoch, operator_user, scaled, service_account,
+from harness import (Operator, OperatorTest, _epoch, binary, operator_user, scaled, service_account,
                      topology_yaml, wait_converged, wait_until, write_kubeconfig, writes)
 
 PLUGIN = r'''
@@ -101,6 +101,17 @@ class AuthTest(OperatorTest):
         self.kubectl.apply(text)
         wait_converged(self, ns, "t", text)
         self.stop_operator(op)
+        # Both a CA and insecure-skip-tls-verify: refused before any request, as client-go does.
+        with open(self.standin.ca, "rb") as f:
+            both = self.kc("both.kubeconfig", insecure=True, ca_data=f.read(),
+                           user={"token": self.standin.token})
+        r = subprocess.run([binary("HO11Y_OPERATOR"), "--kubeconfig", both,
+                            "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=scaled(20))
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertIn("clusters[0].cluster.insecure-skip-tls-verify: Invalid value: true: "
+                      "specifying a root certificates file with the insecure flag is not allowed",
+                      r.stdout + r.stderr)
 
     def test_incluster_token_rotation(self):
         sa_a, sa_b = "auth-ic/rotated-a", "auth-ic/rotated-b"

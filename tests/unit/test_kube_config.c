@@ -20,13 +20,16 @@ static const char *const base_config =
     "    server: https://127.0.0.1:6443/\n"
     "    certificate-authority-data: LS0tLS1CRUdJTg==\n"
     "- name: c2\n"
-    "  cluster: {server: 'https://10.0.0.1', certificate-authority: ca.pem, "
-    "insecure-skip-tls-verify: true}\n"
+    "  cluster: {server: 'https://10.0.0.1', certificate-authority: ca.pem}\n"
+    "- name: c3\n"
+    "  cluster: {server: 'https://10.0.0.2', insecure-skip-tls-verify: true}\n"
     "contexts:\n"
     "- name: dev\n"
     "  context: {cluster: c1, user: u1, namespace: team}\n"
     "- name: other\n"
     "  context: {cluster: c2, user: u2}\n"
+    "- name: insecure\n"
+    "  context: {cluster: c3, user: u1}\n"
     "users:\n"
     "- name: u1\n"
     "  user: {token: abc}\n"
@@ -63,11 +66,24 @@ TEST(kubeconfig_named_context_relative_paths)
                  HO11Y_OK);
     CHECK_STR_EQ(cfg.server, "https://10.0.0.1");
     CHECK_STR_EQ(cfg.ca_file, "/etc/kube/ca.pem");
-    CHECK_INT_EQ(cfg.insecure, 1);
+    CHECK_INT_EQ(cfg.insecure, 0);
     CHECK_STR_EQ(cfg.token_file, "/etc/kube/tok");
     CHECK_STR_EQ(cfg.cert_file, "/etc/kube/cert.pem");
     CHECK_STR_EQ(cfg.key_file, "/abs/key.pem");
     CHECK(cfg.namespace == NULL);
+    kube_config_cleanup(&cfg);
+}
+
+TEST(kubeconfig_insecure_without_ca)
+{
+    struct kube_config cfg;
+    char err[256] = "";
+    CHECK_INT_EQ(kube_config_parse(base_config, strlen(base_config), "/etc/kube", "insecure", &cfg,
+                                   err, sizeof(err)),
+                 HO11Y_OK);
+    CHECK_STR_EQ(cfg.server, "https://10.0.0.2");
+    CHECK_INT_EQ(cfg.insecure, 1);
+    CHECK(cfg.ca_file == NULL && cfg.ca_data == NULL);
     kube_config_cleanup(&cfg);
 }
 
@@ -113,6 +129,17 @@ TEST(kubeconfig_errors_name_the_field)
                  "clusters: [{name: x, cluster: {server: 'https://h'}}]\n"
                  "users: [{name: u, user: {auth-provider: {name: gcp}}}]\n",
                  NULL, "auth-provider: Forbidden");
+    expect_error("current-context: a\ncontexts: [{name: a, context: {cluster: x}}]\n"
+                 "clusters: [{name: x, cluster: {server: 'https://h', certificate-authority: "
+                 "ca.pem, insecure-skip-tls-verify: true}}]\n",
+                 NULL,
+                 "clusters[0].cluster.insecure-skip-tls-verify: Invalid value: true: specifying "
+                 "a root certificates file with the insecure flag is not allowed");
+    expect_error("current-context: a\ncontexts: [{name: a, context: {cluster: x}}]\n"
+                 "clusters: [{name: x, cluster: {server: 'https://h', "
+                 "certificate-authority-data: LS0tLS1CRUdJTg==, insecure-skip-tls-verify: "
+                 "true}}]\n",
+                 NULL, "with the insecure flag is not allowed");
     expect_error("a: [b\n", NULL, "kubeconfig: line");
     expect_error("current-context: 5\n", NULL, "current-context: must be a string");
 }
