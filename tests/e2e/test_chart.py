@@ -214,7 +214,7 @@ class ChartTest(e2elib.ClusterTestCase):
                      "--leader-elect-retry-period=2s", "--graceful-shutdown-timeout=25s",
                      "--generator-image=ho11y-operator:" + v,
                      "--metrics-addr=:8080", "--health-addr=:8081", "--log-level=info",
-                     "--log-format=json", "--workers=4"):
+                     "--log-format=json", "--workers=4", "--cache-sync-timeout=2m"):
             self.assertIn(want, args)
         self.assertFalse([a for a in args if a.startswith(("--namespace", "--collector-image",
                                                            "--image-pull-policy"))])
@@ -252,6 +252,7 @@ class ChartTest(e2elib.ClusterTestCase):
             "collector": {"image": "otel/opentelemetry-collector-contrib:0.100.0"},
             "watchNamespace": "team-a",
             "workers": 8,
+            "cacheSyncTimeout": "5m",
             "leaderElection": {"leaseDuration": "30s", "renewDeadline": "20s",
                                "retryPeriod": "4s"},
             "logLevel": "debug", "logFormat": "text",
@@ -280,7 +281,8 @@ class ChartTest(e2elib.ClusterTestCase):
                      "--leader-elect-lease-duration=30s", "--leader-elect-renew-deadline=20s",
                      "--leader-elect-retry-period=4s", "--graceful-shutdown-timeout=55s",
                      "--collector-image=otel/opentelemetry-collector-contrib:0.100.0",
-                     "--namespace=team-a", "--workers=8", "--log-level=debug",
+                     "--namespace=team-a", "--workers=8", "--cache-sync-timeout=5m",
+                     "--log-level=debug",
                      "--log-format=text", "--metrics-addr=:9080", "--health-addr=:9081",
                      "--extra=1"):
             self.assertIn(want, args)
@@ -425,6 +427,7 @@ class ChartTest(e2elib.ClusterTestCase):
                  ({"replicas": 2}, "Additional property replicas is not allowed"),
                  ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy"),
                  ({"leaderElection": {"leaseDuration": "15"}}, "leaderElection.leaseDuration"),
+                 ({"cacheSyncTimeout": "2 minutes"}, "cacheSyncTimeout"),
                  ({"watchNamespace": "Team_A"}, "watchNamespace")]
         for values, needle in cases:
             with self.subTest(values=values):

@@ -117,6 +117,7 @@ once, then read and renew (or release) that one Lease by name.
 - --namespace={{ . }}
 {{- end }}
 - --workers={{ .Values.workers }}
+- --cache-sync-timeout={{ .Values.cacheSyncTimeout }}
 - --generator-image={{ include "ho11y-operator.generatorImage" . }}
 {{- with .Values.generator.imagePullPolicy }}
 - --image-pull-policy={{ . }}
