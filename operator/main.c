@@ -67,6 +67,8 @@ static void memory_configure(void)
 }
 
 #define TCACHE_TUNABLE "glibc.malloc.tcache_count"
+/* Tells the second start what GLIBC_TUNABLES was: "0" unset, "1" followed by the value. */
+#define TUNABLES_WAS "HO11Y_GLIBC_TUNABLES_WAS"
 
 /*
  * glibc's per-thread caches keep up to seven freed chunks of every small size in each of the
@@ -76,11 +78,23 @@ static void memory_configure(void)
  * again once, at the same pid, with it set to 0. A GLIBC_TUNABLES that already sets it is left
  * alone (this is also how the second start knows it is the second), as are setuid starts, where
  * glibc may drop the variable, and runs under valgrind, which would run the new start unchecked.
- * If the new start fails the operator runs on with the caches.
+ * If the new start fails the operator runs on with the caches. The second start puts
+ * GLIBC_TUNABLES back as it was, so that the processes it starts do not inherit the setting.
  */
 static void memory_exec_tuned(char **argv)
 {
 #ifdef __GLIBC__
+    const char *was = getenv(TUNABLES_WAS);
+    if (was) {
+        /* The second start: glibc has read the setting, so the environment is put back as it
+         * was for the processes the operator starts (exec credential plugins). */
+        if (was[0] == '1')
+            setenv("GLIBC_TUNABLES", was + 1, 1);
+        else
+            unsetenv("GLIBC_TUNABLES");
+        unsetenv(TUNABLES_WAS);
+        return;
+    }
     const char *old = getenv("GLIBC_TUNABLES");
     if ((old && strstr(old, TCACHE_TUNABLE)) || getauxval(AT_SECURE) || RUNNING_ON_VALGRIND)
         return;
@@ -93,9 +107,12 @@ static void memory_exec_tuned(char **argv)
         snprintf(self, sizeof(self), "/proc/self/exe");
     else
         self[n] = '\0';
-    if (setenv("GLIBC_TUNABLES", value, 1) == 0)
+    char *marker = old ? xasprintf("1%s", old) : xstrdup("0");
+    if (setenv(TUNABLES_WAS, marker, 1) == 0 && setenv("GLIBC_TUNABLES", value, 1) == 0)
         execv(self, argv);
+    free(marker);
     free(value);
+    unsetenv(TUNABLES_WAS);
     /* Still here: run untuned, and do not pass the setting to processes started later. */
     if (old)
         setenv("GLIBC_TUNABLES", old, 1);

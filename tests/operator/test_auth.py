@@ -25,6 +25,9 @@ if info.get("apiVersion") != "client.authentication.k8s.io/v1" or \
 n = sum(1 for _ in open(log)) if os.path.exists(log) else 0
 with open(log, "a") as f:
     f.write("%f\n" % time.time())
+# The environment the operator gave the plugin: its own GLIBC_TUNABLES setting must not leak.
+with open(log + ".env", "w") as f:
+    f.write(os.environ.get("GLIBC_TUNABLES", "<unset>"))
 token = open(token_file).read().strip()
 if n == 0 and bad_first == "1":
     token = "not-a-valid-token"
@@ -213,6 +216,9 @@ class AuthTest(OperatorTest):
         t = times()
         self.assertGreater(len(t), n, t)
         check_spacing(t)
+        # The operator's second start (glibc's per-thread caches off) is not passed on.
+        with open(calls + ".env") as f:
+            self.assertEqual(f.read(), os.environ.get("GLIBC_TUNABLES", "<unset>"))
         self.stop_operator(op)
 
 
