@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,12 +159,66 @@ static int back_off(struct kube_informer *inf)
 
 /* ---- list ---- */
 
+/*
+ * A list is applied to the cache as it arrives, item by item, rather than built beside it and
+ * swapped in: a relist after a 410 then holds one cache, not two (about 1.7 MB at 1,000
+ * Topologies). What the list saw is kept as the addresses of the records it left in the cache
+ * (exact: none of them can be the address of a record that was there before and not listed,
+ * as those are still allocated); once the list is complete, the entries it did not see are
+ * deleted. A list that fails half way leaves the cache with the objects it replaced (newer than
+ * what they replaced) and deletes nothing.
+ */
+struct seen_recs {
+    const void **p;
+    size_t n, cap;
+};
+
+static void seen_add(struct seen_recs *sr, const void *rec)
+{
+    if (sr->n == sr->cap) {
+        sr->cap = sr->cap ? sr->cap * 2 : 256;
+        sr->p = xrealloc(sr->p, sr->cap * sizeof(*sr->p));
+    }
+    sr->p[sr->n++] = rec;
+}
+
+static int ptr_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (const void *const *)a, y = (uintptr_t) * (const void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Whether rec was seen; sr must be sorted. */
+static int seen_has(const struct seen_recs *sr, const void *rec)
+{
+    return sr->n && bsearch(&rec, sr->p, sr->n, sizeof(*sr->p), ptr_cmp) != NULL;
+}
+
 struct list_ctx {
     struct kube_informer *inf;
-    struct kube_map *fresh;
+    struct seen_recs *seen;
     struct kube_list_scan scan;
     enum ho11y_err item_error;
 };
+
+/* Puts e (for key) in the cache unless the cached record is the same, and notifies a change;
+ * returns the record the cache holds for key afterwards. */
+static const void *cache_put(struct kube_informer *inf, const char *key, struct kube_map_entry *e)
+{
+    /* Only this thread writes the map, so reading it unlocked here is safe. */
+    void *cur = kube_map_get(&inf->map, key);
+    /* An unchanged object notifies nothing: a relist after a 410 then wakes no one. */
+    if (same_rec(inf, cur, e->value)) {
+        free(e);
+        return cur;
+    }
+    pthread_rwlock_wrlock(&inf->lock);
+    struct kube_map_entry *old = kube_map_link(&inf->map, e);
+    pthread_rwlock_unlock(&inf->lock);
+    inf->ops->on_change(inf->ops->ud, key, old ? old->value : NULL, e->value);
+    free(old);
+    return e->value;
+}
 
 static enum ho11y_err list_item(void *ud, const char *json, size_t len)
 {
@@ -179,7 +234,7 @@ static enum ho11y_err list_item(void *ud, const char *json, size_t len)
     struct kube_map_entry *e = entry_make(inf, key, obj);
     cJSON_Delete(obj);
     if (e)
-        free(kube_map_link(lc->fresh, e));
+        seen_add(lc->seen, cache_put(inf, key, e));
     free(key);
     return HO11Y_OK;
 }
@@ -190,8 +245,9 @@ static enum ho11y_err list_data(void *ud, const char *data, size_t len)
     return kube_list_scan_feed(&lc->scan, data, len, list_item, lc);
 }
 
-/* One complete paged list into fresh; *rv gets the list's resourceVersion. */
-static enum ho11y_err list_all(struct kube_informer *inf, struct kube_map *fresh, char **rv)
+/* One complete paged list into the cache; seen gets the keys listed, *rv the list's
+ * resourceVersion. */
+static enum ho11y_err list_all(struct kube_informer *inf, struct seen_recs *seen, char **rv)
 {
     enum ho11y_err result = HO11Y_OK;
     char *cont = NULL;
@@ -207,7 +263,7 @@ static enum ho11y_err list_all(struct kube_informer *inf, struct kube_map *fresh
             params[n++] = (struct kube_param){"labelSelector", inf->selector};
         if (cont)
             params[n++] = (struct kube_param){"continue", cont};
-        struct list_ctx lc = {inf, fresh, {0}, HO11Y_OK};
+        struct list_ctx lc = {inf, seen, {0}, HO11Y_OK};
         kube_list_scan_init(&lc.scan, inf->max_object);
         struct kube_req req = {.verb = "GET",
                                .res = inf->res,
@@ -253,52 +309,50 @@ static enum ho11y_err list_all(struct kube_informer *inf, struct kube_map *fresh
     return result;
 }
 
-struct swap_ctx {
-    struct kube_informer *inf;
-    struct kube_map *other;
+struct gone_ctx {
+    const struct seen_recs *seen;
+    char **keys;
+    size_t n, cap;
 };
 
-/* After the swap: notify added/changed (walk of the new map) and deleted (walk of the old). */
-static int notify_fresh(void *ud, const char *key, void *value)
+static int collect_gone(void *ud, const char *key, void *value)
 {
-    struct swap_ctx *sc = ud;
-    void *old = kube_map_get(sc->other, key);
-    /* An unchanged object notifies nothing: a relist after a 410 then wakes no one. */
-    if (same_rec(sc->inf, old, value))
+    struct gone_ctx *gc = ud;
+    if (seen_has(gc->seen, value))
         return 0;
-    sc->inf->ops->on_change(sc->inf->ops->ud, key, old, value);
-    return 0;
-}
-
-static int notify_gone(void *ud, const char *key, void *value)
-{
-    struct swap_ctx *sc = ud;
-    if (!kube_map_has(sc->other, key))
-        sc->inf->ops->on_change(sc->inf->ops->ud, key, value, NULL);
+    if (gc->n == gc->cap) {
+        gc->cap = gc->cap ? gc->cap * 2 : 16;
+        gc->keys = xrealloc(gc->keys, gc->cap * sizeof(*gc->keys));
+    }
+    gc->keys[gc->n++] = xstrdup(key);
     return 0;
 }
 
 static enum ho11y_err relist(struct kube_informer *inf)
 {
-    struct kube_map fresh, old;
+    struct seen_recs seen = {NULL, 0, 0};
     char *rv = NULL;
-    kube_map_init(&fresh);
-    enum ho11y_err result = list_all(inf, &fresh, &rv);
+    enum ho11y_err result = list_all(inf, &seen, &rv);
     if (result) {
         bump(inf, &inf->stats.errors);
-        kube_map_cleanup(&fresh, NULL);
+        free(seen.p);
         return result;
     }
-    pthread_rwlock_wrlock(&inf->lock);
-    old = inf->map;
-    inf->map = fresh;
-    pthread_rwlock_unlock(&inf->lock);
-    /* Only this thread writes the map, so reading it unlocked here is safe. */
-    struct swap_ctx sc = {inf, &old};
-    kube_map_foreach(&inf->map, notify_fresh, &sc);
-    sc.other = &inf->map;
-    kube_map_foreach(&old, notify_gone, &sc);
-    kube_map_cleanup(&old, NULL);
+    /* What the cache holds and the list did not show was deleted while nobody watched. */
+    qsort(seen.p, seen.n, sizeof(*seen.p), ptr_cmp);
+    struct gone_ctx gc = {&seen, NULL, 0, 0};
+    kube_map_foreach(&inf->map, collect_gone, &gc);
+    for (size_t i = 0; i < gc.n; i++) {
+        pthread_rwlock_wrlock(&inf->lock);
+        struct kube_map_entry *old = kube_map_unlink(&inf->map, gc.keys[i]);
+        pthread_rwlock_unlock(&inf->lock);
+        if (old)
+            inf->ops->on_change(inf->ops->ud, gc.keys[i], old->value, NULL);
+        free(old);
+        free(gc.keys[i]);
+    }
+    free(gc.keys);
+    free(seen.p);
     free(inf->rv);
     inf->rv = rv;
     bump(inf, &inf->stats.lists);
