@@ -133,8 +133,6 @@ void op__verified_forget(struct op_controller *ctl, const char *tkey, const char
                          const struct op_uid *uid);
 /** Registers Topology key as waiting for the name of child ck (held by another object). */
 void op__conflict_add(struct op_controller *ctl, const char *ck, const char *key);
-/** Whether Topology key waits for the name of child ck. */
-int op__conflict_has(struct op_controller *ctl, const char *ck, const char *key);
 /** Removes Topology key from every waiting list (re-registered when still in conflict). */
 void op__conflict_clear(struct op_controller *ctl, const char *key);
 /**

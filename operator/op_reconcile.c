@@ -27,6 +27,9 @@
 /* Transient API errors are reported in the status only after this many retries. */
 #define ERROR_STATUS_AFTER 3
 #define MAX_TOUCHED        (TOPO_MAX_SERVICES + 4)
+/* One NameConflict, as the status and the event say it; a list joins them with "; ". The text
+ * is what a restarted operator recognises in the status, so it must not vary. */
+#define CONFLICT_FMT "%s %s exists and is not controlled by this Topology"
 
 struct rc {
     struct op_controller *ctl;
@@ -37,6 +40,7 @@ struct rc {
     unsigned nchanges;
     char last_change[192];
     struct hbuf conflicts;
+    char *reported; /* the conflicts known before this pass ("; "-separated), NULL none */
     int external_conflict;
     enum ho11y_err error;
     char error_msg[1024];
@@ -125,8 +129,7 @@ static void add_conflict(struct rc *rc, enum op_kind kind, const char *name, con
 {
     if (rc->conflicts.len)
         hbuf_adds(&rc->conflicts, "; ");
-    hbuf_addf(&rc->conflicts, "%s %s exists and is not controlled by this Topology",
-              op_kind_name[kind], name);
+    hbuf_addf(&rc->conflicts, CONFLICT_FMT, op_kind_name[kind], name);
     op__conflict_add(rc->ctl, ck, rc->key);
     if (external)
         rc->external_conflict = 1;
@@ -349,6 +352,21 @@ out:
     cJSON_Delete(live);
 }
 
+/* Whether the conflicts known before this pass name the object. */
+static int conflict_reported(const struct rc *rc, enum op_kind kind, const char *name)
+{
+    char entry[512];
+    const char *list = rc->reported;
+    int n = snprintf(entry, sizeof(entry), CONFLICT_FMT, op_kind_name[kind], name);
+    if (!list || n < 0 || (size_t)n >= sizeof(entry))
+        return 0;
+    for (const char *p = list; (p = strstr(p, entry)) != NULL; p += n)
+        if ((p == list || (p - list >= 2 && p[-2] == ';' && p[-1] == ' ')) &&
+            (p[n] == '\0' || p[n] == ';'))
+            return 1;
+    return 0;
+}
+
 static void apply_object(struct rc *rc, const cJSON *d)
 {
     const char *kind_s = json_str(d, "kind", NULL), *name = json_str(d, "metadata", "name");
@@ -383,7 +401,11 @@ static void apply_object(struct rc *rc, const cJSON *d)
     }
     if (have_v && memcmp(v.desired, hd, OP_DIGEST_LEN) == 0)
         return; /* created or verified by us; the cache has not caught up yet */
-    if (have_v || op__conflict_has(rc->ctl, ck, rc->key))
+    /* A name known to be taken (by this process, or by the status after a restart) by an
+     * object outside the cache is read, not created: the create would be a write refused with
+     * 409, followed by the same GET to tell whose the object is. The report alone is not
+     * trusted: no watch tells whether the object went meanwhile, one GET does. */
+    if (have_v || conflict_reported(rc, (enum op_kind)kind, name))
         ensure_live(rc, (enum op_kind)kind, d, hd, ck, 1);
     else
         create_child(rc, (enum op_kind)kind, d, hd, ck, 1);
@@ -766,6 +788,36 @@ static int copy_topology(void *ud, const void *rec)
     return 0;
 }
 
+/*
+ * The conflicts known before this pass (caller frees; NULL none): those this process reported
+ * last, and those the cached status reports, which is all a restarted operator knows of them.
+ */
+static char *known_conflicts(struct rc *rc)
+{
+    char *mine = NULL, *known = NULL;
+    const char *in_status = NULL;
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    struct op_topo_state *s = op__state_get(rc->ctl, rc->topo, rc->key);
+    mine = xstrdup(s->conflicts);
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+    cJSON *st = rc->topo->status ? cJSON_Parse(rc->topo->status) : NULL;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(st, "conditions"))
+    {
+        const char *type = json_str(c, "type", NULL), *reason = json_str(c, "reason", NULL);
+        if (type && strcmp(type, "Reconciled") == 0 && reason &&
+            strcmp(reason, OP_REASON_NAME_CONFLICT) == 0)
+            in_status = json_str(c, "message", NULL);
+    }
+    if (mine && in_status)
+        known = xasprintf("%s; %s", mine, in_status);
+    else
+        known = xstrdup(mine ? mine : in_status);
+    cJSON_Delete(st);
+    free(mine);
+    return known;
+}
+
 /* The NameConflict event is sent when the set of conflicts changes. */
 static void report_conflicts(struct rc *rc)
 {
@@ -899,6 +951,7 @@ enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, c
         result = invalid(&rc, err, after_ms);
         goto out;
     }
+    rc.reported = known_conflicts(&rc);
     op__conflict_clear(ctl, key);
     const cJSON *d;
     cJSON_ArrayForEach(d, objects)
@@ -921,5 +974,6 @@ out:
     field_errors_cleanup(&errs);
     op_topology_free(rc.topo);
     hbuf_cleanup(&rc.conflicts);
+    free(rc.reported);
     return result;
 }

@@ -129,22 +129,6 @@ void op__conflict_add(struct op_controller *ctl, const char *ck, const char *key
     pthread_mutex_unlock(&ctl->state_lock);
 }
 
-int op__conflict_has(struct op_controller *ctl, const char *ck, const char *key)
-{
-    pthread_mutex_lock(&ctl->state_lock);
-    const char *cur = kube_map_get(&ctl->conflicts, ck);
-    int found = 0;
-    size_t klen = strlen(key);
-    for (const char *p = cur; p && *p && !found;) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        found = n == klen && strncmp(p, key, n) == 0;
-        p = nl ? nl + 1 : p + n;
-    }
-    pthread_mutex_unlock(&ctl->state_lock);
-    return found;
-}
-
 struct strip_ctx {
     const char *key;
     char **empty;
