@@ -5,7 +5,8 @@
 #   3. ASan+UBSan build + the suite again (the Python-only API server stand-in tests once is enough)
 #   3b. TSan build + the Kubernetes client unit tests and every operator process test
 #   4. each libFuzzer target briefly (FUZZ_SECONDS, default 20)
-#   5. the container image: built with buildah and checked from the inside (tests/image)
+#   5. the container image: built with buildah and checked from the inside (tests/image), and
+#      that check leaves nothing behind when it fails or is stopped (tests/image/test_cleanup.sh)
 # Environment: JOBS (default 2), FUZZ_SECONDS, SKIP_SANITIZERS=1, SKIP_TSAN=1, SKIP_FUZZ=1,
 # SKIP_IMAGE=1 for quick local runs.
 set -euo pipefail
@@ -70,5 +71,7 @@ fi
 if [ "${SKIP_IMAGE:-0}" != 1 ]; then
     step "image"
     JOBS="$jobs" tests/image/test_image.sh
+    step "image test cleanup"
+    tests/image/test_cleanup.sh
 fi
 step "all tests passed"

@@ -14,7 +14,13 @@
 # Environment: SKIP_BUILD=1 checks the image already in local storage; IMAGE, STORAGE_DRIVER
 # as for scripts/image.sh. Needs root (buildah with the vfs driver), python3, curl, kubectl
 # (scripts/setup.sh --test).
+# On every exit (success, failure, SIGINT, SIGTERM) it stops what it started, in the image too,
+# and removes its container and temporary folder; tests/image/test_cleanup.sh checks that with
+# HO11Y_IMAGE_TEST_FAIL_AFTER=generator or operator: fail right after ho11y or ho11y-operator
+# started in the image (with ":signal" appended: wait there for a signal instead). Every process
+# it starts carries HO11Y_IMAGE_TEST_RUN=<its pid> in its environment, also inside the image.
 set -euo pipefail
+export HO11Y_IMAGE_TEST_RUN=$$
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 export PATH="$top/.tools/bin:$PATH"
@@ -37,9 +43,34 @@ fail() {
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ho11y-image-test.XXXXXX")
 ctr=""
-pids=()
+pids=()   # host processes started in the background
+groups=() # process groups of the programs started in the image in the background (run_bg)
+# stop_group PGID [SECONDS]: stop a process group of run_bg, and forget it. Waits up to SECONDS
+# (default 0) for it to end by itself, then sends SIGTERM to buildah (it passes the signal on to
+# the program and removes its temporary files once the program is gone), after 5 s SIGTERM to
+# the whole group, after 10 s SIGKILL; returns once the group is empty.
+stop_group() {
+    local i grace=$((${2:-0} * 10)) keep=() g
+    for ((i = 0; i < grace + 150; i++)); do
+        kill -0 -- "-$1" 2>/dev/null || break
+        case $((i - grace)) in
+        0) kill -TERM "$1" 2>/dev/null || true ;;
+        50) kill -TERM -- "-$1" 2>/dev/null || true ;;
+        100) kill -KILL -- "-$1" 2>/dev/null || true ;;
+        esac
+        sleep 0.1
+    done
+    for g in "${groups[@]}"; do
+        [ "$g" = "$1" ] || keep+=("$g")
+    done
+    groups=("${keep[@]}")
+}
 cleanup() {
     local p
+    trap '' INT TERM # a second Ctrl-C does not cut the cleanup short
+    for p in "${groups[@]}"; do
+        stop_group "$p"
+    done
     for p in "${pids[@]}"; do
         kill "$p" 2>/dev/null || true
     done
@@ -50,6 +81,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -63,7 +96,32 @@ wait_http() {
     done
     return 1
 }
-run_in() { "${bah[@]}" run --isolation chroot "$@"; }
+run_in() { "${bah[@]}" run --isolation chroot --env "HO11Y_IMAGE_TEST_RUN=$$" "$@"; }
+# run_bg ARGS: run_in ARGS in the background, under setsid; $! is buildah's pid. `run_in ... &`
+# made $! the subshell running the function, so killing it left buildah and the program behind;
+# and buildah runs the program as a grandchild (buildah-chroot-runtime, buildah-chroot-exec),
+# which outlives a buildah that dies without forwarding the signal (SIGKILL). Under setsid,
+# buildah, its helpers and the program form a process group of their own whose id is buildah's
+# pid (a background job of a script without job control is no group leader, so setsid does not
+# fork): signalling the group reaches every one of them, also once buildah is gone, and nothing
+# else; Ctrl-C at the terminal does not reach them, cleanup stops them.
+run_bg() {
+    setsid "${bah[@]}" run --isolation chroot --env "HO11Y_IMAGE_TEST_RUN=$$" "$@" &
+    groups+=($!)
+}
+# inject POINT: what HO11Y_IMAGE_TEST_FAIL_AFTER asks for at POINT (generator, operator).
+inject() {
+    case ${HO11Y_IMAGE_TEST_FAIL_AFTER:-} in
+    "$1") fail "injected failure after the $1 started (HO11Y_IMAGE_TEST_FAIL_AFTER)" ;;
+    "$1:signal")
+        say "waiting for a signal after the $1 started (HO11Y_IMAGE_TEST_FAIL_AFTER)"
+        sleep 300 &
+        pids+=($!)
+        wait $!
+        fail "no signal came in 300 s"
+        ;;
+    esac
+}
 # descendant PID NAME: the process named NAME started (through buildah's helpers) by PID.
 descendant() {
     ps -e -o pid=,ppid=,comm= | awk -v root="$1" -v name="$2" '
@@ -196,11 +254,10 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 EOF
 pids+=($!)
 port=$(free_port)
-run_in --env HO11Y_PORT="$port" --env OTEL_SERVICE_NAME=imagetest \
+run_bg --env HO11Y_PORT="$port" --env OTEL_SERVICE_NAME=imagetest \
     --env OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://127.0.0.1:$otlp_port/v1/traces" \
-    --env DOWNSTREAM0=DUMMY:1kB:1ms "$ctr" -- /usr/local/bin/ho11y >"$work/ho11y.log" 2>&1 &
+    --env DOWNSTREAM0=DUMMY:1kB:1ms "$ctr" -- /usr/local/bin/ho11y >"$work/ho11y.log" 2>&1
 gen_run=$!
-pids+=("$gen_run")
 wait_http "http://127.0.0.1:$port/healthz" 20 || {
     cat "$work/ho11y.log" >&2
     fail "ho11y did not answer /healthz"
@@ -218,6 +275,7 @@ gpid=$(descendant "$gen_run" ho11y)
 uid=$(awk '/^Uid:/ { print $2 }' "/proc/$gpid/status")
 [ "$uid" = 65532 ] || fail "ho11y runs as uid $uid, want 65532"
 ok "ho11y runs as uid 65532"
+inject generator
 kill -TERM "$gpid"
 hex_id=${trace:2:8}${trace:11:24}
 for ((i = 0; i < 100; i++)); do
@@ -245,6 +303,7 @@ EOF
         fail "the request's SERVER span did not reach the OTLP receiver"
     }
 ok "ho11y exported the request's span over OTLP/HTTP (trace $trace)"
+stop_group "$gen_run" 10
 
 # ---- 6. the operator from the image against the API server stand-in ---------------------------
 state="$work/standin"
@@ -265,15 +324,15 @@ kubectl apply -f examples/xray-sample.yaml >/dev/null
 mkdir -m 0755 "$work/kube"
 install -m 0644 "$state/kubeconfig" "$work/kube/kubeconfig"
 hp=$(free_port)
-run_in -v "$work/kube:/kube:ro" "$ctr" -- /usr/local/bin/ho11y-operator \
+run_bg -v "$work/kube:/kube:ro" "$ctr" -- /usr/local/bin/ho11y-operator \
     --kubeconfig /kube/kubeconfig --leader-elect=false --health-addr "127.0.0.1:$hp" \
-    --metrics-addr 0 --generator-image "$image" --log-format text >"$work/operator.log" 2>&1 &
+    --metrics-addr 0 --generator-image "$image" --log-format text >"$work/operator.log" 2>&1
 op_run=$!
-pids+=("$op_run")
 wait_http "http://127.0.0.1:$hp/readyz" 30 || {
     cat "$work/operator.log" >&2
     fail "the operator in the image did not become ready"
 }
+inject operator
 kubectl -n example-app wait --for=condition=Ready topology/xray-sample --timeout=60s >/dev/null || {
     cat "$work/operator.log" >&2
     fail "the sample Topology did not become Ready"
@@ -289,6 +348,7 @@ for ((i = 0; i < 100; i++)); do
     sleep 0.1
 done
 grep -q 'Shut down cleanly' "$work/operator.log" || fail "the operator did not stop cleanly"
+stop_group "$op_run" 10
 
 # ---- 7. size ---------------------------------------------------------------------------------
 size=$(podman --storage-driver "$driver" image inspect --format '{{.Size}}' "$image")
