@@ -17,7 +17,9 @@ minimum (one create per child, the status written once when reconciled and once 
 events per Topology; the operator's peak RSS (VmHWM), RSS after an idle window, CPU seconds
 (utime + stime) and its write requests during the idle window; finally C spec changes, one at a
 time (a JSON patch of a Topology's failure rate), each timed until a watch of Deployments shows
-the child's HO11Y_FAILURE_RATE env changed.
+the child's HO11Y_FAILURE_RATE env changed; then (unless --no-relist) the stand-in expires its
+watch history and closes every watch, so that every informer relists, and the peak RSS at the end
+includes that.
 
 kubectl run (a fresh stand-in, same settings): the same namespaces; `ho11yctl render` of the
 same Topologies (not timed); then, timed, `kubectl apply -f` of the rendered objects (one file,
@@ -553,6 +555,8 @@ def _operator_phases(args, standin, kubectl, op, topo_file, n, k):
     res["maps_idle"] = proc_maps_rss(op.proc.pid)
     if args.changes:
         res.update(_spec_changes(args, standin, cl, op, n, k))
+    if args.relist:
+        res.update(_relist_all(args, standin, op))
     _, hwm3, rss3 = op.stat()
     res["hwm_end_kib"] = hwm3
     cl.close()
@@ -563,6 +567,9 @@ def _operator_phases(args, standin, kubectl, op, topo_file, n, k):
     res["requests_converge"] = requests_of(reqs, OPERATOR_USER, t0, t_idle0)
     res["writes_idle"] = writes_of(reqs, OPERATOR_USER, t_idle0, t_idle1)
     res["requests_idle"] = requests_of(reqs, OPERATOR_USER, t_idle0, t_idle1)
+    if args.relist:
+        res["relist_writes"] = writes_of(reqs, OPERATOR_USER, res["relist_t0"],
+                                         res["relist_t1"])
     if args.changes:
         res["change_writes"] = writes_of(reqs, OPERATOR_USER, res["changes_t0"],
                                          res["changes_t1"])
@@ -606,6 +613,26 @@ def _env_value(deploy, name):
             if e.get("name") == name:
                 return e.get("value")
     return None
+
+
+def _relist_all(args, standin, op):
+    """Every cache listed again: the stand-in forgets its watch history and closes every watch,
+    so each informer's next watch gets 410 and relists. Measures how long until all five have
+    relisted and the operator's writes meanwhile (none expected: nothing changed)."""
+    before = op.log().count("Relisted ")
+    log("operator run: watch history expired; waiting for every informer to relist")
+    t0 = time.time()
+    standin.admin("expire-history")
+    standin.admin("close-watches")
+    deadline = t0 + args.timeout
+    while op.log().count("Relisted ") < before + len(CHILD_KINDS) + 1:
+        if time.time() > deadline or op.proc.poll() is not None:
+            raise SystemExit("operator run: the informers did not all relist:\n" +
+                             op.log()[-3000:])
+        time.sleep(0.1)
+    t1 = time.time()
+    time.sleep(2.0)  # reconciles the relist might have caused would write now
+    return {"relist_s": t1 - t0, "relist_t0": t0, "relist_t1": time.time()}
 
 
 def _spec_changes(args, standin, cl, op, n, k):
@@ -859,7 +886,8 @@ def report(args, op, kc):
     rows.append(("operator RSS after %.0f s idle" % op["idle_s"],
                  "%.1f MiB" % (op["rss_idle_kib"] / 1024.0), ""))
     rows.append(("operator peak RSS (VmHWM) at the end", "%.1f MiB" % (op["hwm_end_kib"] /
-                                                                     1024.0), ""))
+                                                                     1024.0),
+                 "after the spec changes and a relist of every cache" if args.relist else ""))
     for label, key in (("started, no Topology", "status_start"),
                        ("at convergence", "status_converge"), ("idle", "status_idle")):
         st = op[key]
@@ -879,6 +907,10 @@ def report(args, op, kc):
     rows.append(("operator CPU during the idle window", "%.2f s" % op["cpu_idle_s"], ""))
     rows.append(("operator write requests during the idle window", "%d" % len(op["writes_idle"]),
                  "goal 0; all requests: %d" % len(op["requests_idle"])))
+    if "relist_s" in op:
+        rows.append(("relist of every cache after the watch history expired", "%.1f s"
+                     % op["relist_s"], "operator writes meanwhile: %d (nothing changed)"
+                     % len(op["relist_writes"])))
     if "change_latencies" in op:
         lat = op["change_latencies"]
         rows.append(("spec change to child Deployment update, median",
@@ -941,6 +973,8 @@ def main():
                     help="only the kubectl run (while developing)")
     ap.add_argument("--idle", type=float, default=30.0, help="idle window in seconds")
     ap.add_argument("--changes", type=int, default=100, help="spec changes to time")
+    ap.add_argument("--no-relist", dest="relist", action="store_false",
+                    help="skip the relist of every cache (watch history expired) at the end")
     ap.add_argument("--timeout", type=float, default=1800.0)
     ap.add_argument("--bin-dir", default=os.path.join(REPO, "build", "bin"))
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, state)")
