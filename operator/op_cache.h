@@ -35,6 +35,16 @@ int op_uid_eq(const struct op_uid *a, const struct op_uid *b);
 /** Whether u is the empty uid. Pure. */
 int op_uid_is_zero(const struct op_uid *u);
 
+_Static_assert(OP_UID_LEN == 2 * OP_DIGEST_LEN, "a uid folds to one digest's length");
+
+/** The 16 bytes of u folded to OP_DIGEST_LEN (its halves XORed), the short form kept where a
+ * uid is only compared. Pure. */
+static inline void op_uid_fold(const struct op_uid *u, unsigned char out[OP_DIGEST_LEN])
+{
+    for (int i = 0; i < OP_DIGEST_LEN; i++)
+        out[i] = (unsigned char)(u->b[i] ^ u->b[i + OP_DIGEST_LEN]);
+}
+
 /* Who controls a child: nobody, a Topology (owner_uid and the owner's name are set), or
  * something else. */
 enum op_owner { OP_OWNER_NONE, OP_OWNER_TOPOLOGY, OP_OWNER_OTHER };

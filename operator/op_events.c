@@ -17,7 +17,9 @@
 #define DEDUP_MAX       4096
 /* Leaves room for "." and 16 hex digits in a 253-character name. */
 #define NAME_PREFIX_MAX 200
-#define DIGEST_LEN      8
+#define DIGEST_LEN      OP_DIGEST_LEN
+
+_Static_assert(DIGEST_LEN >= sizeof(size_t), "a digest's first bytes serve as the hash");
 
 /*
  * An event this process sent, stored inline in an open-addressing table: with a thousand
@@ -71,12 +73,6 @@ static void digest_of(const char *data, char hex[65], unsigned char digest[DIGES
     for (int i = 0; i < DIGEST_LEN; i++)
         digest[i] =
             (unsigned char)(ho11y_hex_digit(hex[2 * i]) << 4 | ho11y_hex_digit(hex[2 * i + 1]));
-}
-
-static void uid_digest_of(const struct op_uid *u, unsigned char out[DIGEST_LEN])
-{
-    for (int i = 0; i < DIGEST_LEN; i++)
-        out[i] = (unsigned char)(u->b[i] ^ u->b[i + DIGEST_LEN]);
 }
 
 static uint32_t now_s(void)
@@ -264,7 +260,7 @@ enum ho11y_err op_events_record(struct op_events *ev, struct kube_conn *conn,
     char hex[65], now[32], err[1024];
     unsigned char digest[DIGEST_LEN], uid_digest[DIGEST_LEN];
     digest_of(key, hex, digest);
-    uid_digest_of(&t->id, uid_digest);
+    op_uid_fold(&t->id, uid_digest);
     free(key);
     char *name = event_name(t, hex);
     long long count = 0;
@@ -326,7 +322,7 @@ done:
 void op_events_forget(struct op_events *ev, const struct op_uid *uid)
 {
     unsigned char uid_digest[DIGEST_LEN];
-    uid_digest_of(uid, uid_digest);
+    op_uid_fold(uid, uid_digest);
     pthread_mutex_lock(&ev->lock);
     for (size_t i = 0; i < ev->cap; i++) {
         if (ev->slots[i].count && drop_uid(&ev->slots[i], uid_digest)) {

@@ -30,14 +30,12 @@ enum op_kind {
  * object with digest `live` (uid `uid`) holds every field of the desired object with digest
  * `desired`; or, with deleted set, that the operator deleted it. */
 struct op_verified {
-    unsigned char uid[OP_DIGEST_LEN]; /* op__uid_fold of the object's uid */
+    unsigned char uid[OP_DIGEST_LEN]; /* op_uid_fold of the object's uid */
     unsigned char live[OP_DIGEST_LEN];
     unsigned char desired[OP_DIGEST_LEN];
     unsigned char deleted;
 };
 
-/** The 16 bytes of u folded to OP_DIGEST_LEN (their halves XORed), as op_verified keeps uids. */
-void op__uid_fold(const struct op_uid *u, unsigned char out[OP_DIGEST_LEN]);
 /** Whether the record v is about the object with uid u. Pure. */
 int op__verified_uid_is(const struct op_verified *v, const struct op_uid *u);
 

@@ -41,16 +41,10 @@ static struct op_verified_slot *slot_find(struct op_topo_state *s, const char *c
     return NULL;
 }
 
-void op__uid_fold(const struct op_uid *u, unsigned char out[OP_DIGEST_LEN])
-{
-    for (int i = 0; i < OP_DIGEST_LEN; i++)
-        out[i] = (unsigned char)(u->b[i] ^ u->b[i + OP_DIGEST_LEN]);
-}
-
 int op__verified_uid_is(const struct op_verified *v, const struct op_uid *u)
 {
     unsigned char f[OP_DIGEST_LEN];
-    op__uid_fold(u, f);
+    op_uid_fold(u, f);
     return memcmp(v->uid, f, OP_DIGEST_LEN) == 0;
 }
 
@@ -62,7 +56,7 @@ void op__verified_put(struct op_controller *ctl, const struct op_topology *t, co
     struct op_uid u;
     memset(&v, 0, sizeof(v));
     op_uid_set(&u, uid);
-    op__uid_fold(&u, v.uid);
+    op_uid_fold(&u, v.uid);
     if (live)
         memcpy(v.live, live, OP_DIGEST_LEN);
     if (desired)

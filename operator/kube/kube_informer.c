@@ -184,7 +184,8 @@ static void seen_add(struct seen_recs *sr, const void *rec)
 
 static int ptr_cmp(const void *a, const void *b)
 {
-    uintptr_t x = (uintptr_t) * (const void *const *)a, y = (uintptr_t) * (const void *const *)b;
+    const void *const *pa = a, *const *pb = b;
+    uintptr_t x = (uintptr_t)*pa, y = (uintptr_t)*pb;
     return x < y ? -1 : x > y;
 }
 
@@ -245,8 +246,8 @@ static enum ho11y_err list_data(void *ud, const char *data, size_t len)
     return kube_list_scan_feed(&lc->scan, data, len, list_item, lc);
 }
 
-/* One complete paged list into the cache; seen gets the keys listed, *rv the list's
- * resourceVersion. */
+/* One complete paged list into the cache; seen gets the addresses of the records the list left
+ * in it, *rv the list's resourceVersion. */
 static enum ho11y_err list_all(struct kube_informer *inf, struct seen_recs *seen, char **rv)
 {
     enum ho11y_err result = HO11Y_OK;
@@ -339,7 +340,8 @@ static enum ho11y_err relist(struct kube_informer *inf)
         return result;
     }
     /* What the cache holds and the list did not show was deleted while nobody watched. */
-    qsort(seen.p, seen.n, sizeof(*seen.p), ptr_cmp);
+    if (seen.n > 1) /* an empty list leaves seen.p NULL, which qsort must not get */
+        qsort(seen.p, seen.n, sizeof(*seen.p), ptr_cmp);
     struct gone_ctx gc = {&seen, NULL, 0, 0};
     kube_map_foreach(&inf->map, collect_gone, &gc);
     for (size_t i = 0; i < gc.n; i++) {

@@ -35,7 +35,10 @@ struct kube_informer_ops {
     /**
      * Called after the cache changed: old NULL when added, new_ NULL when deleted; both
      * borrowed for the duration of the call (the cache already holds new_). Runs on the
-     * informer's thread with no lock held; may read this or other informers' caches.
+     * informer's thread with no lock held; may read this or other informers' caches. A list
+     * is applied as it arrives: while it runs, this cache holds listed and not yet listed
+     * records side by side, and a list that fails part way keeps (and has notified) the
+     * changes it applied; deletions are notified once a list completes.
      */
     void (*on_change)(void *ud, const char *key, const void *old_rec, const void *new_rec);
     void *ud;
