@@ -38,6 +38,7 @@ static void print_problem(FILE *err, const char *path, int line, const char *msg
 static void print_doc_error(FILE *err, const char *path, const char *msg)
 {
     int line = 0, used = 0;
+    /* NOLINTNEXTLINE(cert-err34-c): the line number is doc_parse's own, not user input */
     if (sscanf(msg, "line %d: %n", &line, &used) == 1 && used > 0)
         print_problem(err, path, line, msg + used);
     else
@@ -81,9 +82,9 @@ static void describe(const cJSON *root, char *out, size_t outlen)
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "metadata");
     const cJSON *name = cJSON_IsObject(md) ? cJSON_GetObjectItemCaseSensitive(md, "name") : NULL;
+    int named = name && cJSON_IsString(name); /* the analyzer cannot see into cJSON_IsString */
     snprintf(out, outlen, "%.100s%s%.100s%s", cJSON_IsString(kind) ? kind->valuestring : "object",
-             cJSON_IsString(name) ? " \"" : "", cJSON_IsString(name) ? name->valuestring : "",
-             cJSON_IsString(name) ? "\"" : "");
+             named ? " \"" : "", named ? name->valuestring : "", named ? "\"" : "");
 }
 
 static size_t load_doc(const char *path, const struct doc *d, struct cli_file *out, FILE *err)

@@ -67,12 +67,13 @@ static int parse_args(int argc, char **argv, struct render_args *a)
                 goto bad;
             a->opts.collector_image = v;
         } else if ((r = cli_option_value(argc, argv, &i, "--image-pull-policy", &v)) != 0) {
-            if (r < 0 || (strcmp(v, "Always") && strcmp(v, "IfNotPresent") && strcmp(v, "Never")))
+            if (r < 0 || (strcmp(v, "Always") != 0 && strcmp(v, "IfNotPresent") != 0 &&
+                          strcmp(v, "Never") != 0))
                 goto bad;
             a->opts.image_pull_policy = v;
         } else if ((r = cli_option_value(argc, argv, &i, "--output", &v)) != 0 ||
                    (r = cli_option_value(argc, argv, &i, "-o", &v)) != 0) {
-            if (r < 0 || (strcmp(v, "yaml") && strcmp(v, "json")))
+            if (r < 0 || (strcmp(v, "yaml") != 0 && strcmp(v, "json") != 0))
                 goto bad;
             a->json = strcmp(v, "json") == 0;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {

@@ -232,7 +232,7 @@ void run__print_summary(struct run *r, const char *why)
     if (r->recv) {
         struct otlp_recv_stats st;
         otlp_recv_stats(r->recv, &st);
-        hbuf_addf(&b, "  spans received  %llu", (unsigned long long)(st.spans + st.spans_dropped));
+        hbuf_addf(&b, "  spans received  %llu", (unsigned long long)st.spans + st.spans_dropped);
         if (st.spans_dropped || st.spans_refused)
             hbuf_addf(&b, " (%llu dropped at the receiver's bounds, %llu refused as invalid)",
                       (unsigned long long)st.spans_dropped, (unsigned long long)st.spans_refused);

@@ -89,6 +89,7 @@ static void set_err(char *err, size_t errlen, int line, const char *fmt, ...)
 static void add_pos(struct builder *b, const cJSON *node, int line, int col)
 {
     struct doc *d = b->cur;
+    /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): libyaml starts a document first */
     if (d->npos == b->pos_cap) {
         b->pos_cap = b->pos_cap ? b->pos_cap * 2 : 64;
         d->pos = xrealloc(d->pos, b->pos_cap * sizeof(*d->pos));
@@ -221,6 +222,7 @@ static enum ho11y_err on_scalar(struct builder *b, const yaml_event_t *ev)
     cJSON *node = NULL;
     const char *tag = (const char *)ev->data.scalar.tag;
     int plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    /* NOLINTNEXTLINE(bugprone-branch-clone): a !!str tag and a quoted scalar are both strings */
     if (tag && strcmp(tag, YAML_STR_TAG) == 0) {
         node = cJSON_CreateString(v);
     } else if (plain || (tag && strcmp(tag, "!") != 0)) {

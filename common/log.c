@@ -74,11 +74,7 @@ static void add_value(struct hbuf *line, const struct log_field *f, int json)
 {
     switch (f->type) {
     case LOG_FIELD_STR:
-        if (json) {
-            hbuf_addc(line, '"');
-            hbuf_add_json_escaped(line, f->str ? f->str : "");
-            hbuf_addc(line, '"');
-        } else if (f->str && f->str[0] && !strpbrk(f->str, " \"=\n\t")) {
+        if (!json && f->str && f->str[0] && !strpbrk(f->str, " \"=\n\t")) {
             hbuf_adds(line, f->str);
         } else {
             hbuf_addc(line, '"');

@@ -17,8 +17,6 @@
 #include "common/hash.h"
 #include "common/units.h"
 
-extern char **environ;
-
 struct env {
     const char *const *envp;
     char *err;
@@ -835,6 +833,7 @@ static long cpu_budget(void)
     if (f) {
         char quota[32] = "";
         unsigned long long period = 0;
+        /* NOLINTNEXTLINE(cert-err34-c): the kernel writes the period */
         if (fscanf(f, "%31s %llu", quota, &period) == 2 && strcmp(quota, "max") != 0 && period) {
             unsigned long long q;
             if (parse_uint(quota, 1, 1ULL << 40, &q)) {

@@ -129,7 +129,8 @@ static struct metric_family *family_new(struct metrics_registry *reg, enum metri
     for (size_t i = 0; i < reg->nfams; i++)
         if (strcmp(reg->fams[i]->name, name) == 0)
             return NULL;
-    if (type == METRIC_COUNTER && (strlen(name) < 7 || strcmp(name + strlen(name) - 6, "_total")))
+    if (type == METRIC_COUNTER &&
+        (strlen(name) < 7 || strcmp(name + strlen(name) - 6, "_total") != 0))
         return NULL;
     struct metric_family *f = xcalloc(1, sizeof(*f));
     f->type = type;

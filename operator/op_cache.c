@@ -349,8 +349,9 @@ struct op_child *op_child_trim(const cJSON *obj, size_t head)
         memcpy(c->data, &d, sizeof(d));
     }
     char *names = (char *)c->data + dlen;
+    /* The names' terminators are the zero bytes xcalloc left. */
     if (rname)
-        memcpy(names, rname, nlen);
+        memcpy(names, rname, nlen); /* NOLINT(bugprone-not-null-terminated-result) */
     if (ulen) {
         c->uid_text = 1;
         memcpy(names + nlen + 1, uid, ulen);

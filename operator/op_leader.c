@@ -215,6 +215,7 @@ static int try_acquire_or_renew(struct op_leader *l)
         cJSON *lease = new_lease(l);
         cJSON *spec = cJSON_GetObjectItemCaseSensitive(lease, "spec");
         cJSON_AddStringToObject(spec, "holderIdentity", l->identity);
+        /* NOLINTNEXTLINE(bugprone-integer-division): the Lease field is an integer */
         cJSON_AddNumberToObject(spec, "leaseDurationSeconds", (double)(l->lease_ms / 1000));
         cJSON_AddStringToObject(spec, "acquireTime", now);
         cJSON_AddStringToObject(spec, "renewTime", now);
@@ -248,6 +249,7 @@ static int try_acquire_or_renew(struct op_leader *l)
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(spec, "leaseTransitions");
     double transitions = cJSON_IsNumber(tr) ? tr->valuedouble : 0;
     set_spec(spec, "holderIdentity", cJSON_CreateString(l->identity));
+    /* NOLINTNEXTLINE(bugprone-integer-division): the Lease field is an integer */
     set_spec(spec, "leaseDurationSeconds", cJSON_CreateNumber((double)(l->lease_ms / 1000)));
     set_spec(spec, "renewTime", cJSON_CreateString(now));
     if (!mine) {

@@ -193,15 +193,13 @@ static int owner_alive(struct rc *rc)
     struct kube_resp resp;
     cJSON *live = NULL;
     enum ho11y_err r = request(rc, &req, &resp, &live);
-    if (r == HO11Y_NOTFOUND) {
-        rc->gone = 1;
-    } else if (r == HO11Y_OK) {
+    if (r == HO11Y_OK) {
         const char *uid = json_str(live, "metadata", "uid");
         const cJSON *dt = cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(live, "metadata"), "deletionTimestamp");
         rc->gone = !uid || strcmp(uid, rc->topo->uid) != 0 || (dt && !cJSON_IsNull(dt));
     } else {
-        rc->gone = 1; /* the error is noted: retried with backoff */
+        rc->gone = 1; /* not found; or the error is noted: retried with backoff */
     }
     if (rc->gone && r != HO11Y_NOTFOUND && r != HO11Y_OK)
         LOG_DEBUG("Topology %s could not be confirmed before a create", rc->key);

@@ -19,8 +19,6 @@
 #include "common/log.h"
 #include "kube_util.h"
 
-extern char **environ;
-
 /* An ExecCredential is a few KiB; bound what we read from the plugin. */
 #define EXEC_OUTPUT_MAX (1u << 20)
 /* A token is refreshed this long before it expires, so that a request never carries a token

@@ -248,6 +248,7 @@ static int64_t promote_due(struct kube_queue *q)
         struct delayed d = q->heap[0];
         q->heap[0] = q->heap[--q->heap_len];
         heap_down(q, 0);
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): each heap entry has its own key copy */
         struct item *it = kube_map_get(&q->items, d.key);
         if (it && it->due_ms == d.due_ms) {
             it->due_ms = 0;

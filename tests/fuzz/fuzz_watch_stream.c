@@ -115,7 +115,8 @@ static void compare(void (*fn)(const char *, size_t, unsigned, struct record *),
     hbuf_init(&pieces.log, (size_t)8 << 20);
     fn(s, size, 0, &whole);
     fn(s, size, seed ? seed : 1, &pieces);
-    if (whole.log.len != pieces.log.len || memcmp(whole.log.data, pieces.log.data, whole.log.len))
+    if (whole.log.len != pieces.log.len ||
+        memcmp(whole.log.data, pieces.log.data, whole.log.len) != 0)
         abort(); /* the result depends on where the reads ended */
     hbuf_cleanup(&whole.log);
     hbuf_cleanup(&pieces.log);

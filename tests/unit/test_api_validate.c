@@ -86,7 +86,8 @@ static char **list_dir(const char *rel, size_t *count)
         names[n++] = xasprintf("%s/%s", dir, e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n) /* qsort's base must not be NULL, even for no elements */
+        qsort(names, n, sizeof(*names), cmp_names);
     *count = n;
     return names;
 }

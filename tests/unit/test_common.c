@@ -184,6 +184,7 @@ TEST(yaml_limits)
     char *yaml_deep = xmalloc(depth * 3 + 8);
     size_t n = 0;
     for (size_t i = 0; i < 100; i++) {
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): terminated after the loop */
         memcpy(yaml_deep + n, "- ", 2);
         n += 2;
     }
