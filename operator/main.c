@@ -76,10 +76,11 @@ static void memory_configure(void)
  * Topologies they held about 1.1 MiB, and without them the operator used no more CPU. The cache
  * size is a tunable that glibc reads only when a process starts, so the operator starts itself
  * again once, at the same pid, with it set to 0. A GLIBC_TUNABLES that already sets it is left
- * alone (this is also how the second start knows it is the second), as are setuid starts, where
- * glibc may drop the variable, and runs under valgrind, which would run the new start unchecked.
- * If the new start fails the operator runs on with the caches. The second start puts
- * GLIBC_TUNABLES back as it was, so that the processes it starts do not inherit the setting.
+ * alone, as are setuid starts, where glibc may drop the variable, and runs under valgrind, which
+ * would run the new start unchecked. If the new start fails the operator runs on with the
+ * caches. The second start knows itself by the marker TUNABLES_WAS, which carries the old value:
+ * it puts GLIBC_TUNABLES back as it was (unset for "0"), so that the processes it starts do not
+ * inherit the setting. A marker inherited from elsewhere is treated the same way (no new start).
  */
 static void memory_exec_tuned(char **argv)
 {

@@ -230,6 +230,12 @@ static void create_child(struct rc *rc, enum op_kind kind, const cJSON *d,
         ensure_live(rc, kind, d, hd, ck, 0);
         return;
     }
+    if (r == HO11Y_EXISTS) {
+        /* Gone when read, there again at the create: whose it is now is for the next pass to
+         * find out, which the error makes happen (request() records nothing for a 409). */
+        note_error(rc, HO11Y_CONFLICT, "the name was taken again while it was being created", 0);
+        return;
+    }
     if (r)
         return;
     unsigned char dl[OP_DIGEST_LEN];
@@ -767,7 +773,7 @@ static enum op_result invalid(struct rc *rc, const char *msg, int64_t *after_ms)
 
 static void forget_topology(struct op_controller *ctl, const char *key)
 {
-    struct op_uid uid;
+    struct op_uid uid = {{0}};
     pthread_mutex_lock(&ctl->state_lock);
     struct op_topo_state *s = kube_map_del(&ctl->states, key);
     int known = s != NULL;
@@ -798,7 +804,9 @@ static char *known_conflicts(struct rc *rc)
     struct op_topo_state *s = op__state_get(rc->ctl, rc->topo, rc->key);
     mine = xstrdup(s->conflicts);
     pthread_mutex_unlock(&rc->ctl->state_lock);
-    cJSON *st = rc->topo->status ? cJSON_Parse(rc->topo->status) : NULL;
+    /* Most statuses report no conflict: those are not parsed. */
+    const char *text = rc->topo->status;
+    cJSON *st = text && strstr(text, "\"" OP_REASON_NAME_CONFLICT "\"") ? cJSON_Parse(text) : NULL;
     const cJSON *c;
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(st, "conditions"))
     {
