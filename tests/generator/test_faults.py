@@ -203,6 +203,8 @@ class Collector(Ho11yCase):
                          [("00f067aa0ba902b7", "k=v,a=b")])
         for sp in spans:
             self.assertEqual((sp["kind"], sp["attrs"]["http.status_code"]), (SERVER, 200), sp)
+        # The receiver has the spans before the exporter has read its answer and counted them.
+        h.wait_metric("ho11y_spans_exported_total", lambda v: v >= 36)
         created, exported, dropped, queued = self.counters(h)
         self.assertEqual((created, exported, dropped), (36, 36, 0))
 
