@@ -359,11 +359,6 @@ struct op_child *op_child_trim(const cJSON *obj, size_t head)
     return c;
 }
 
-void op_child_free(struct op_child *c)
-{
-    free(c);
-}
-
 /* The size of c's data. */
 static size_t data_size(const struct op_child *c)
 {

@@ -123,12 +123,9 @@ int op_topology_same(const struct op_topology *a, const struct op_topology *b);
 
 /**
  * Makes the child record of obj (borrowed); NULL when obj lacks a name. The record starts head
- * bytes (a multiple of 8, zeroed) into a block from malloc: the caller frees the block, with
- * op_child_free when head is 0.
+ * bytes (a multiple of 8, zeroed) into a block from malloc, which the caller frees.
  */
 struct op_child *op_child_trim(const cJSON *obj, size_t head);
-/** Frees a child record made with head 0; NULL is a no-op. */
-void op_child_free(struct op_child *c);
 /** Whether two child records hold the same fields. Pure. */
 int op_child_same(const struct op_child *a, const struct op_child *b);
 

@@ -710,18 +710,12 @@ static void summary(const struct rc *rc, struct hbuf *out)
 static int status_reports_invalid(const char *status, long long generation, const char *msg)
 {
     cJSON *st = status ? cJSON_Parse(status) : NULL;
-    const cJSON *c;
-    int found = 0;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(st, "conditions"))
-    {
-        const char *type = json_str(c, "type", NULL), *reason = json_str(c, "reason", NULL);
-        const char *message = json_str(c, "message", NULL);
-        const cJSON *g = cJSON_GetObjectItemCaseSensitive(c, "observedGeneration");
-        if (type && strcmp(type, "Reconciled") == 0 && reason &&
-            strcmp(reason, OP_REASON_INVALID_SPEC) == 0 && message && strcmp(message, msg) == 0 &&
-            cJSON_IsNumber(g) && (long long)g->valuedouble == generation)
-            found = 1;
-    }
+    const cJSON *c = op_status_find_condition(st, "Reconciled");
+    const char *reason = json_str(c, "reason", NULL), *message = json_str(c, "message", NULL);
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(c, "observedGeneration");
+    int found = reason && strcmp(reason, OP_REASON_INVALID_SPEC) == 0 && message &&
+                strcmp(message, msg) == 0 && cJSON_IsNumber(g) &&
+                (long long)g->valuedouble == generation;
     cJSON_Delete(st);
     return found;
 }
@@ -799,7 +793,6 @@ static int copy_topology(void *ud, const void *rec)
 static char *known_conflicts(struct rc *rc)
 {
     char *mine = NULL, *known = NULL;
-    const char *in_status = NULL;
     pthread_mutex_lock(&rc->ctl->state_lock);
     struct op_topo_state *s = op__state_get(rc->ctl, rc->topo, rc->key);
     mine = xstrdup(s->conflicts);
@@ -807,14 +800,11 @@ static char *known_conflicts(struct rc *rc)
     /* Most statuses report no conflict: those are not parsed. */
     const char *text = rc->topo->status;
     cJSON *st = text && strstr(text, "\"" OP_REASON_NAME_CONFLICT "\"") ? cJSON_Parse(text) : NULL;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(st, "conditions"))
-    {
-        const char *type = json_str(c, "type", NULL), *reason = json_str(c, "reason", NULL);
-        if (type && strcmp(type, "Reconciled") == 0 && reason &&
-            strcmp(reason, OP_REASON_NAME_CONFLICT) == 0)
-            in_status = json_str(c, "message", NULL);
-    }
+    const cJSON *c = op_status_find_condition(st, "Reconciled");
+    const char *reason = json_str(c, "reason", NULL);
+    const char *in_status = reason && strcmp(reason, OP_REASON_NAME_CONFLICT) == 0
+                                ? json_str(c, "message", NULL)
+                                : NULL;
     if (mine && in_status)
         known = xasprintf("%s; %s", mine, in_status);
     else

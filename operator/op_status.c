@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const cJSON *find_condition(const cJSON *status, const char *type)
+const cJSON *op_status_find_condition(const cJSON *status, const char *type)
 {
     const cJSON *conds = cJSON_GetObjectItemCaseSensitive(status, "conditions");
     const cJSON *c;
@@ -18,7 +18,7 @@ static const cJSON *find_condition(const cJSON *status, const char *type)
 
 int op_status_condition(const cJSON *status, const char *type, int *is_true, const char **reason)
 {
-    const cJSON *c = find_condition(status, type);
+    const cJSON *c = op_status_find_condition(status, type);
     if (!c)
         return 0;
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
@@ -35,7 +35,7 @@ static void add_condition(cJSON *arr, const char *type, const struct op_conditio
 {
     const char *status = c->status ? "True" : "False";
     const char *ltt = now;
-    const cJSON *prev = find_condition(old, type);
+    const cJSON *prev = op_status_find_condition(old, type);
     if (prev) {
         const cJSON *ps = cJSON_GetObjectItemCaseSensitive(prev, "status");
         const cJSON *pt = cJSON_GetObjectItemCaseSensitive(prev, "lastTransitionTime");

@@ -72,6 +72,9 @@ char *op_status_patch(const cJSON *new_, const cJSON *old);
  */
 cJSON *op_status_skeleton(const cJSON *status);
 
+/** The condition of type in status (both borrowed; the result from status), or NULL. */
+const cJSON *op_status_find_condition(const cJSON *status, const char *type);
+
 /** The status and reason of condition type in status (borrowed), or 0 when absent. */
 int op_status_condition(const cJSON *status, const char *type, int *is_true, const char **reason);
 
