@@ -329,17 +329,18 @@ class App:
                                               "metadata": {}, "status": "Failure",
                                               "message": "Internal error occurred: %r" % e,
                                               "reason": "InternalError", "code": 500})
-        code = resp.code
+        # Logged before the answer is sent: a client that has its answer and then asks for the
+        # log (the flush hook, on any connection) finds the request in it.
+        user = note["user"]
+        self.admin.log(user.name if user is not None else "", note["verb"],
+                       req.target.split("?")[0], resp.code, time.monotonic() - started,
+                       note["resource"])
         if not resp.streamed:
             if conn.chunked:
                 conn.broken = True
             else:
                 body = resp.body if req.method != "HEAD" else b""
                 conn.send(resp.code, body, resp.ctype, resp.headers)
-        user = note["user"]
-        self.admin.log(user.name if user is not None else "", note["verb"],
-                       req.target.split("?")[0], code, time.monotonic() - started,
-                       note["resource"])
 
     def handle(self, req, conn, note):
         path = req.path
