@@ -2396,7 +2396,10 @@ def _compile_macro(n):
         had = var in act
         saved = act.get(var)
         try:
-            if op == "all":
+            if op in ("all", "exists"):
+                # One element deciding (false for all, true for exists) wins over errors in
+                # the others, as in CEL's commutative && and ||.
+                decides = op == "exists"
                 err = None
                 for x in items:
                     act[var] = x
@@ -2405,29 +2408,13 @@ def _compile_macro(n):
                     except EvalError as e:
                         err = err or e
                         continue
-                    if v is False:
-                        return False
-                    if v is not True:
+                    if v is decides:
+                        return decides
+                    if v is not (not decides):
                         err = err or EvalError("no such overload")
                 if err:
                     raise err
-                return True
-            if op == "exists":
-                err = None
-                for x in items:
-                    act[var] = x
-                    try:
-                        v = pf(act)
-                    except EvalError as e:
-                        err = err or e
-                        continue
-                    if v is True:
-                        return True
-                    if v is not False:
-                        err = err or EvalError("no such overload")
-                if err:
-                    raise err
-                return False
+                return not decides
             if op == "exists_one":
                 cnt = 0
                 for x in items:
