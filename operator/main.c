@@ -164,13 +164,7 @@ static void *signal_main(void *arg)
 static int wait_signal(int64_t ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    kube_deadline_after(&ts, ms);
     pthread_mutex_lock(&app.lock);
     while (!app.signals)
         if (pthread_cond_timedwait(&app.cond, &app.lock, &ts) != 0)

@@ -78,20 +78,7 @@ int op_leader_is_leader(struct op_leader *l)
 
 static int nap(struct op_leader *l, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&l->lock);
-    while (!atomic_load(&l->stop))
-        if (pthread_cond_timedwait(&l->cond, &l->lock, &ts) != 0)
-            break;
-    pthread_mutex_unlock(&l->lock);
-    return atomic_load(&l->stop);
+    return kube_nap(&l->lock, &l->cond, &l->stop, ms);
 }
 
 static const char *holder_of(const cJSON *lease)

@@ -126,21 +126,7 @@ static int same_rec(const struct kube_informer *inf, const void *old, const void
 /* Sleeps ms unless stopped first; returns non-zero when stopped. */
 static int nap(struct kube_informer *inf, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&inf->sleep_lock);
-    while (!atomic_load(&inf->stop)) {
-        if (pthread_cond_timedwait(&inf->sleep_cond, &inf->sleep_lock, &ts) != 0)
-            break;
-    }
-    pthread_mutex_unlock(&inf->sleep_lock);
-    return atomic_load(&inf->stop);
+    return kube_nap(&inf->sleep_lock, &inf->sleep_cond, &inf->stop, ms);
 }
 
 /* Waits out the current backoff (doubling it, with jitter) after an error. */

@@ -167,6 +167,29 @@ int64_t kube_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void kube_deadline_after(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+int kube_nap(pthread_mutex_t *lock, pthread_cond_t *cond, atomic_int *stop, int64_t ms)
+{
+    struct timespec ts;
+    kube_deadline_after(&ts, ms);
+    pthread_mutex_lock(lock);
+    while (!atomic_load(stop))
+        if (pthread_cond_timedwait(cond, lock, &ts) != 0)
+            break;
+    pthread_mutex_unlock(lock);
+    return atomic_load(stop);
+}
+
 static pthread_mutex_t rand_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t rand_state;
 

@@ -1,10 +1,13 @@
 /*
  * Small helpers the Kubernetes client needs: base64, RFC 3339 times (metav1.Time and MicroTime),
- * clocks, jittered random numbers and reading small files with a size bound.
+ * clocks, interruptible sleeps, jittered random numbers and reading small files with a size
+ * bound.
  */
 #ifndef HO11Y_KUBE_UTIL_H
 #define HO11Y_KUBE_UTIL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -35,6 +38,15 @@ void kube_microtime_now(char *out, size_t outlen);
 
 /** Milliseconds of CLOCK_MONOTONIC. */
 int64_t kube_now_ms(void);
+
+/** Sets *ts to ms milliseconds from now on CLOCK_REALTIME, the clock pthread_cond_timedwait uses. */
+void kube_deadline_after(struct timespec *ts, int64_t ms);
+
+/**
+ * Sleeps up to ms, waking early once *stop is non-zero; returns *stop. Whoever sets *stop does
+ * so holding lock and then broadcasts cond. lock and cond are borrowed.
+ */
+int kube_nap(pthread_mutex_t *lock, pthread_cond_t *cond, atomic_int *stop, int64_t ms);
 
 /** A uniformly distributed random number in [0, n) (n > 0), from a thread-safe generator. */
 uint64_t kube_rand_below(uint64_t n);
