@@ -38,12 +38,14 @@ step "static analysis (clang-tidy), in the background during the tests"
 # clang-tidy takes the flags of the nearest entry of the database (C11, _GNU_SOURCE), which suit
 # it. It takes about two minutes of both cores, nearly all in clang-analyzer; the tests mostly
 # wait for processes, so it runs at the lowest priority meanwhile and is collected after them.
+# xargs and its clang-tidy processes run in a process group of their own (setsid), so an early
+# exit stops all of them, not only xargs.
 tidy_log=build/clang-tidy.log
-git ls-files -z '*.c' | nice -n 19 xargs -0 -n 1 -P "$jobs" clang-tidy -p build --quiet \
+git ls-files -z '*.c' | setsid nice -n 19 xargs -0 -n 1 -P "$jobs" clang-tidy -p build --quiet \
     >"$tidy_log" 2>&1 &
 tidy_pid=$!
 # shellcheck disable=SC2064 # the pid is known now
-trap "kill $tidy_pid 2>/dev/null || true" EXIT
+trap "kill -- -$tidy_pid 2>/dev/null || true" EXIT
 
 step "tests"
 (cd build && ctest -j"$jobs" --output-on-failure --timeout 600)
