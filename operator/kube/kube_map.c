@@ -74,11 +74,17 @@ static void grow(struct kube_map *m)
     m->nbuckets = n;
 }
 
-void *kube_map_put(struct kube_map *m, const char *key, void *value)
+/* The link where key is or would go, after growing the table if an insert would crowd it. */
+static struct kube_map_entry **insert_slot(struct kube_map *m, const char *key)
 {
     if (m->count >= 2 * m->nbuckets)
         grow(m);
-    struct kube_map_entry **pe = find(m, key, ho11y_fnv1a(key));
+    return find(m, key, ho11y_fnv1a(key));
+}
+
+void *kube_map_put(struct kube_map *m, const char *key, void *value)
+{
+    struct kube_map_entry **pe = insert_slot(m, key);
     if (*pe) {
         void *old = (*pe)->value;
         (*pe)->value = value;
@@ -121,9 +127,7 @@ struct kube_map_entry *kube_map_entry_init(void *block, const char *key)
 
 struct kube_map_entry *kube_map_link(struct kube_map *m, struct kube_map_entry *e)
 {
-    if (m->count >= 2 * m->nbuckets)
-        grow(m);
-    struct kube_map_entry **pe = find(m, e->key, ho11y_fnv1a(e->key));
+    struct kube_map_entry **pe = insert_slot(m, e->key);
     struct kube_map_entry *old = *pe;
     if (old) {
         e->next = old->next;
