@@ -18,38 +18,30 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
 import ssl
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SERVER = os.path.join(REPO, "tests", "apiserver", "apiserver.py")
 PROFILED = os.path.join(REPO, "bench", "profiled_apiserver.py")
+
+sys.path.insert(0, os.path.join(REPO, "tests", "apiserver"))
+import harness  # noqa: E402  (the stand-in's process harness)
 
 
 def start_server(state_dir, profile=None):
-    cmd = [sys.executable, SERVER]
+    cmd = [sys.executable, harness.SERVER]
     if profile:
         cmd = [sys.executable, PROFILED, profile]
-    p = subprocess.Popen(cmd + ["serve", "--state-dir", state_dir, "--port", "0"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = p.stdout.readline()
-        if not line:
-            break
-        if line.startswith("listening on "):
-            port = int(line.split(":")[-1])
-            # Keep reading its output so that the server never blocks on a full pipe.
-            p.output = []
-            threading.Thread(target=lambda: p.output.extend(p.stdout), daemon=True).start()
-            return p, port
-    p.kill()
-    raise SystemExit("stand-in did not start")
+    output = []
+    p, url = harness.launch(cmd + ["serve", "--state-dir", state_dir, "--port", "0"], output,
+                            30)
+    if url is None:
+        p.kill()
+        raise SystemExit("stand-in did not start")
+    p.output = output
+    return p, int(url.rsplit(":", 1)[1])
 
 
 def cpu_seconds(pid):
@@ -199,11 +191,7 @@ def main():
               % (got, args.watchers, wn, args.clients, t_writes, span, got / span, c2 - c1))
         print("load average after: %s" % "%.2f %.2f %.2f" % os.getloadavg())
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        harness.stop_process(proc, 60)
         if args.profile:
             time.sleep(0.2)
             sys.stdout.write("".join(proc.output))

@@ -43,7 +43,7 @@ def main():
     ap.add_argument("--apiserver", help="the apiserver.py to run (default: this tree's)")
     args = ap.parse_args()
     if args.apiserver:
-        oc.STANDIN = os.path.abspath(args.apiserver)
+        oc.StandIn.script = os.path.abspath(args.apiserver)
     n = args.deployments
     work = tempfile.mkdtemp(prefix="apiserver-workload-")
     standin = oc.StandIn(work, "standin").start()

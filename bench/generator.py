@@ -243,6 +243,17 @@ def wrk(url, args, pid=None):
     return (rps, p99, int(non2xx.group(1)) if non2xx else 0, errs.group(1) if errs else "", cpu)
 
 
+def recipe_graph(binary, export, procs):
+    """The recipe's shape, every process exporting: [frontend, downstream0, downstream1], the
+    frontend calling the two leaves; they are added to procs (stopped in the end)."""
+    ds0 = Ho11y(binary, "downstream0", export)
+    ds1 = Ho11y(binary, "downstream1", export)
+    fe = Ho11y(binary, "frontend", dict(export, DOWNSTREAM0=ds0.url, DOWNSTREAM1=ds1.url))
+    graph = [fe, ds0, ds1]
+    procs += graph
+    return graph
+
+
 def span_counts(procs):
     created = exported = dropped = queued = 0.0
     for p in procs:
@@ -316,14 +327,10 @@ def main():
         procs.remove(leaf)
 
         # 2. frontend -> downstream0, downstream1 (leaves), every process exporting.
-        ds0 = Ho11y(binary, "downstream0", export)
-        ds1 = Ho11y(binary, "downstream1", export)
-        fe = Ho11y(binary, "frontend", dict(export, DOWNSTREAM0=ds0.url, DOWNSTREAM1=ds1.url))
-        graph = [fe, ds0, ds1]
-        procs += graph
+        graph = recipe_graph(binary, export, procs)
         before = sink.count()
         cpu0 = [cpu_seconds(p.proc.pid) for p in graph]
-        rps, p99, non2xx, errs, _ = wrk(fe.url, args)
+        rps, p99, non2xx, errs, _ = wrk(graph[0].url, args)
         cpu = [cpu_seconds(p.proc.pid) - c for p, c in zip(graph, cpu0)]
         rss = {p.name: p.status("VmHWM") for p in graph}
         sink.wait_stable(want=before + span_counts(graph)[0], quiet=7)
@@ -342,13 +349,10 @@ def main():
 
         # 3. the same graph, fresh, at half the saturated rate, open loop.
         rate = max(1, int(rps / 2))
-        ds0 = Ho11y(binary, "downstream0", export)
-        ds1 = Ho11y(binary, "downstream1", export)
-        fe = Ho11y(binary, "frontend", dict(export, DOWNSTREAM0=ds0.url, DOWNSTREAM1=ds1.url))
-        graph = [fe, ds0, ds1]
-        procs += graph
+        graph = recipe_graph(binary, export, procs)
         before = sink.count()
-        load = Ho11y(binary, "load", {"HO11Y_LOAD_TARGET": fe.url, "HO11Y_LOAD_RATE": str(rate),
+        load = Ho11y(binary, "load", {"HO11Y_LOAD_TARGET": graph[0].url,
+                                      "HO11Y_LOAD_RATE": str(rate),
                                       "HO11Y_LOAD_DURATION": "%ds" % args.half_rate_seconds,
                                       "HO11Y_LOAD_CONCURRENCY": "256",
                                       "OTEL_TRACES_EXPORTER": "none"})

@@ -33,14 +33,12 @@ kubectl from $KUBECTL or .tools/bin/kubectl (scripts/setup.sh --test).
 """
 
 import argparse
-import base64
 import http.client
 import json
 import os
 import re
 import resource
 import shutil
-import signal
 import ssl
 import statistics
 import subprocess
@@ -51,7 +49,9 @@ import time
 from collections import Counter
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STANDIN = os.path.join(REPO, "tests", "apiserver", "apiserver.py")
+sys.path.insert(0, os.path.join(REPO, "tests", "apiserver"))
+import harness  # noqa: E402  (the stand-in's process harness)
+
 CRD = os.path.join(REPO, "crds", "ho11y.dev_topologies.yaml")
 OPERATOR_SA = ("ho11y-system", "ho11y-operator")
 OPERATOR_USER = "system:serviceaccount:%s:%s" % OPERATOR_SA
@@ -101,36 +101,20 @@ def proc_status(pid):
     return out
 
 
-class StandIn:
-    """The API server stand-in as a process on a temporary state folder."""
+class StandIn(harness.Server):
+    """The API server stand-in (tests/apiserver/harness.py) as a process on workdir/name, with
+    --ready-delay 0 and the benchmark's longer waits."""
+
+    stop_timeout = 60
+    admin_timeout = 120
 
     def __init__(self, workdir, name):
-        self.state_dir = os.path.join(workdir, name)
-        os.makedirs(self.state_dir)
-        self.proc = None
-        self.output = []
+        state_dir = os.path.join(workdir, name)
+        os.makedirs(state_dir)
+        super().__init__(ready_delay=0, state_dir=state_dir, port=0)
 
     def start(self):
-        self.proc = subprocess.Popen([sys.executable, STANDIN, "serve", "--state-dir",
-                                      self.state_dir, "--port", "0", "--ready-delay", "0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if line.startswith("listening on "):
-                self.url = line.split()[-1].strip()
-                self.port = int(self.url.rsplit(":", 1)[1])
-                threading.Thread(target=lambda: self.output.extend(self.proc.stdout),
-                                 daemon=True).start()
-                with open(os.path.join(self.state_dir, "admin.token")) as f:
-                    self.token = f.read().strip()
-                self.ca = os.path.join(self.state_dir, "ca.crt")
-                self.kubeconfig = os.path.join(self.state_dir, "kubeconfig")
-                return self
-        raise SystemExit("stand-in did not start: %s" % "".join(self.output))
+        return super().start(timeout=60)
 
     def cpu(self):
         return proc_stat(self.proc.pid)[0]
@@ -138,48 +122,9 @@ class StandIn:
     def client(self, token=None):
         return Client(self, token)
 
-    def admin(self, *args):
-        r = subprocess.run([sys.executable, STANDIN, "admin", "--state-dir", self.state_dir] +
-                           list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, timeout=120)
-        if r.returncode != 0:
-            raise SystemExit("stand-in admin %s failed: %s" % (args, r.stderr))
-        return json.loads(r.stdout) if r.stdout.strip() else None
-
-    def sa_token(self, ns, name):
-        return subprocess.run([sys.executable, STANDIN, "token", "--state-dir", self.state_dir,
-                               "--service-account", "%s/%s" % (ns, name)],
-                              stdout=subprocess.PIPE, check=True, text=True).stdout.strip()
-
     def requests(self):
         """Every logged request as (epoch seconds, record)."""
-        self.admin("flush")
-        out = []
-        with open(os.path.join(self.state_dir, "requests.log")) as f:
-            for line in f:
-                try:
-                    r = json.loads(line)
-                except ValueError:
-                    continue
-                out.append((rfc3339_epoch(r["time"]), r))
-        return out
-
-    def stop(self):
-        p = self.proc
-        if p is not None and p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
-        self.proc = None
-
-
-def rfc3339_epoch(s):
-    base, _, frac = s.rstrip("Z").partition(".")
-    t = time.mktime(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) - time.timezone
-    return t + (float("0." + frac) if frac else 0.0)
+        return [(harness.epoch(r["time"]), r) for r in super().requests()]
 
 
 class Client:
@@ -372,16 +317,8 @@ def setup_cluster(standin, kubectl, k, operator_sa):
 
 
 def operator_kubeconfig(standin, path):
-    token = standin.sa_token(*OPERATOR_SA)
-    with open(standin.ca, "rb") as f:
-        ca = base64.b64encode(f.read()).decode()
-    with open(path, "w") as f:
-        f.write("apiVersion: v1\nkind: Config\ncurrent-context: op\n"
-                "clusters:\n- name: c\n  cluster:\n    server: %s\n"
-                "    certificate-authority-data: %s\n"
-                "contexts:\n- name: op\n  context: {cluster: c, user: op}\n"
-                "users:\n- name: op\n  user:\n    token: %s\n" % (standin.url, ca, token))
-    return path
+    return harness.token_kubeconfig(path, standin.url, standin.ca,
+                                    standin.sa_token("%s/%s" % OPERATOR_SA))
 
 
 class Operator:
@@ -414,27 +351,16 @@ class Operator:
             return f.read()
 
     def http(self, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.health, timeout=10)
         try:
-            conn.request("GET", path)
-            r = conn.getresponse()
-            return r.status, r.read().decode()
+            return harness.http_get(self.health, path, 10)
         except OSError:
             return 0, ""
-        finally:
-            conn.close()
 
     def stat(self):
         return proc_stat(self.proc.pid)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        harness.stop_process(self.proc, 60)
         return self.proc.returncode
 
 

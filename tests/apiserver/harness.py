@@ -1,7 +1,12 @@
 """Test harness: runs the stand-in as a real process on a free port with a temporary state
-directory, talks to it over HTTPS, and runs the real kubectl and helm against it."""
+directory, talks to it over HTTPS, and runs the real kubectl and helm against it.
+
+The operator's tests (tests/operator/harness.py), the end-to-end tests (tests/e2e/e2elib.py) and
+the benchmarks (bench/) build on this file: child processes killed at exit, starting the
+stand-in, its admin commands and request log, waiting, and comparing objects live here once."""
 
 import atexit
+import base64
 import http.client
 import json
 import os
@@ -18,6 +23,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SERVER = os.path.join(HERE, "apiserver.py")
+# Every child process a test starts; those still running when Python exits are killed.
 _children = []
 
 
@@ -34,6 +40,59 @@ def _cleanup():
 atexit.register(_cleanup)
 
 
+def forget(proc):
+    """proc, stopped by its owner, is no longer killed at exit."""
+    if proc in _children:
+        _children.remove(proc)
+
+
+def stop_process(proc, timeout, sig=signal.SIGTERM):
+    """Sends sig to proc if it still runs and waits up to timeout seconds for it to exit; kills
+    it after that."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def kill_process(proc):
+    """SIGKILL for proc if it still runs, and waits (5 s) for it to exit."""
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait(5)
+
+
+def _drain(proc, output):
+    try:
+        for line in proc.stdout:
+            output.append(line)
+    except (OSError, ValueError):
+        pass
+
+
+def launch(argv, output, timeout):
+    """Starts the stand-in command argv (`apiserver.py serve ...`), killed at exit if still
+    running, and collects its output lines in output until it prints "listening on URL"; from
+    then on a thread keeps collecting them, so that the stand-in never blocks on a full pipe.
+    Returns (process, URL); the URL is None when the process ended or timeout seconds passed
+    first, and the caller stops the process."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _children.append(proc)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        if line.startswith("listening on "):
+            threading.Thread(target=_drain, args=(proc, output), daemon=True).start()
+            return proc, line.split()[-1].strip()
+    return proc, None
+
+
 def tool(name):
     """Path of kubectl/helm installed by scripts/setup.sh --test; fails the test if absent."""
     path = os.path.join(REPO, ".tools", "bin", name)
@@ -43,10 +102,62 @@ def tool(name):
     return path
 
 
+def wait_for(fn, timeout, what="condition", interval=0.05):
+    """Polls fn until it returns a truthy value and returns that; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def http_get(port, path, timeout):
+    """GET of path from 127.0.0.1:port over plain HTTP: (status, body as text)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        conn.close()
+
+
+def epoch(rfc3339):
+    """Seconds since the epoch of a UTC RFC 3339 time (the request log's "time")."""
+    base, _, frac = rfc3339.rstrip("Z").partition(".")
+    t = time.mktime(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    return t + (float("0." + frac) if frac else 0.0)
+
+
+def token_kubeconfig(path, server, ca_file, token):
+    """Writes a kubeconfig for server (its CA certificate read from ca_file) with a bearer
+    token, e.g. a service account's, so that the requests made with it are told apart."""
+    with open(ca_file, "rb") as f:
+        ca_data = base64.b64encode(f.read()).decode()
+    with open(path, "w") as f:
+        f.write("apiVersion: v1\nkind: Config\ncurrent-context: op\n"
+                "clusters:\n- name: c\n  cluster:\n    server: %s\n"
+                "    certificate-authority-data: %s\n"
+                "contexts:\n- name: op\n  context: {cluster: c, user: op}\n"
+                "users:\n- name: op\n  user:\n    token: %s\n" % (server, ca_data, token))
+    return path
+
+
 class Server:
-    def __init__(self, rbac=False, ready_delay=0.2, state_dir=None, port=None):
+    """The stand-in as a process on a state folder (a temporary one unless state_dir is given).
+    Subclasses (the operator's tests, the benchmarks) set longer waits."""
+
+    script = SERVER  # the apiserver.py that runs (a benchmark may run another copy)
+    stop_timeout = 15  # seconds SIGTERM may take before the process is killed
+    admin_timeout = 30
+
+    def __init__(self, rbac=False, ready_delay=0.2, state_dir=None, port=None,
+                 prefix="apiserver-test-"):
         self.own_dir = state_dir is None
-        self.state_dir = state_dir or tempfile.mkdtemp(prefix="apiserver-test-")
+        self.state_dir = state_dir or tempfile.mkdtemp(prefix=prefix)
         self.rbac = rbac
         self.ready_delay = ready_delay
         self.port = port
@@ -55,63 +166,35 @@ class Server:
         self.output = []
 
     def start(self, timeout=30):
-        args = [sys.executable, SERVER, "serve", "--state-dir", self.state_dir,
+        args = [sys.executable, self.script, "serve", "--state-dir", self.state_dir,
                 "--ready-delay", str(self.ready_delay)]
         if self.port is not None:
             args += ["--port", str(self.port)]
         if self.rbac:
             args.append("--rbac")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        _children.append(self.proc)
-        deadline = time.monotonic() + timeout
-        line = ""
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if line.startswith("listening on "):
-                self.url = line.split()[-1].strip()
-                self.port = int(self.url.rsplit(":", 1)[1])
-                threading.Thread(target=self._drain, daemon=True).start()
-                with open(os.path.join(self.state_dir, "admin.token")) as f:
-                    self.token = f.read().strip()
-                self.ca = os.path.join(self.state_dir, "ca.crt")
-                self.kubeconfig = os.path.join(self.state_dir, "kubeconfig")
-                return self
-        self.stop()
-        raise AssertionError("stand-in did not start: %s" % "".join(self.output))
-
-    def _drain(self):
-        proc = self.proc
-        try:
-            for line in proc.stdout:
-                self.output.append(line)
-        except (OSError, ValueError):
-            pass
+        self.proc, self.url = launch(args, self.output, timeout)
+        if self.url is None:
+            self.stop()
+            raise AssertionError("stand-in did not start: %s" % "".join(self.output))
+        self.port = int(self.url.rsplit(":", 1)[1])
+        with open(os.path.join(self.state_dir, "admin.token")) as f:
+            self.token = f.read().strip()
+        self.ca = os.path.join(self.state_dir, "ca.crt")
+        self.kubeconfig = os.path.join(self.state_dir, "kubeconfig")
+        return self
 
     def stop(self):
         """Graceful stop (SIGTERM: the state file is written)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc, self.stop_timeout)
         self._forget()
 
     def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+        kill_process(self.proc)
         self._forget()
 
     def _forget(self):
         if self.proc is not None:
-            if self.proc in _children:
-                _children.remove(self.proc)
+            forget(self.proc)
             try:
                 self.proc.stdout.close()
             except (OSError, ValueError):
@@ -127,7 +210,7 @@ class Server:
         return Client(self, self.token if token is None else token)
 
     def sa_token(self, sa):
-        r = subprocess.run([sys.executable, SERVER, "token", "--state-dir", self.state_dir,
+        r = subprocess.run([sys.executable, self.script, "token", "--state-dir", self.state_dir,
                             "--service-account", sa], stdout=subprocess.PIPE, text=True,
                            check=True)
         return r.stdout.strip()
@@ -144,12 +227,26 @@ class Server:
         return r.json
 
     def admin(self, *args):
-        r = subprocess.run([sys.executable, SERVER, "admin", "--state-dir", self.state_dir] +
-                           list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, timeout=30)
+        r = subprocess.run([sys.executable, self.script, "admin", "--state-dir",
+                            self.state_dir] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=self.admin_timeout)
         if r.returncode != 0:
-            raise AssertionError("admin %s failed: %s" % (args, r.stderr))
-        return json.loads(r.stdout)
+            raise AssertionError("stand-in admin %s failed: %s" % (args, r.stderr))
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def requests(self, since=None):
+        """Every logged request (dicts), after flushing the log; since: a time.time() value."""
+        self.admin("flush")
+        out = []
+        with open(os.path.join(self.state_dir, "requests.log")) as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue
+                if since is None or epoch(r["time"]) >= since:
+                    out.append(r)
+        return out
 
 
 class Response:
@@ -331,11 +428,47 @@ class ServerTestCase(unittest.TestCase):
         return r
 
     def wait_for(self, fn, timeout=10.0, what="condition"):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = fn()
-            if last:
-                return last
-            time.sleep(0.05)
-        self.fail("timed out waiting for %s (last: %r)" % (what, last))
+        return wait_for(fn, timeout, what)
+
+
+# ---- shared by the operator's tests (tests/operator) and the end-to-end tests (tests/e2e) ----
+
+def subset(desired, live, path=""):
+    """The first path where live does not hold desired's value, or None (same rules as the
+    operator: fields the server adds are ignored)."""
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return path or "(root)"
+        for k, v in desired.items():
+            p = (path + "." if path else "") + k
+            if k not in live:
+                if v in (None, {}, [], "", False):
+                    continue
+                return p
+            d = subset(v, live[k], p)
+            if d:
+                return d
+        return None
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(desired) != len(live):
+            return path
+        for i, (d, l) in enumerate(zip(desired, live)):
+            p = subset(d, l, "%s[%d]" % (path, i))
+            if p:
+                return p
+        return None
+    return None if desired == live else path
+
+
+def check_children(test, live, rendered, topo):
+    """Asserts that live, objects keyed by (kind, name), are exactly the rendered objects, each
+    holding every rendered field and owned by the Topology topo as its controller."""
+    test.assertEqual(sorted(live), sorted((o["kind"], o["metadata"]["name"]) for o in rendered))
+    for o in rendered:
+        got = live[(o["kind"], o["metadata"]["name"])]
+        diff = subset(o, got)
+        test.assertIsNone(diff, "%s %s differs at %s" % (o["kind"], o["metadata"]["name"], diff))
+        test.assertEqual(got["metadata"]["ownerReferences"], [{
+            "apiVersion": "ho11y.dev/v1alpha1", "kind": "Topology",
+            "name": topo["metadata"]["name"], "uid": topo["metadata"]["uid"],
+            "controller": True, "blockOwnerDeletion": True}])

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -114,15 +113,7 @@ class Cluster:
         return json_stream(r.stdout)
 
     def wait_for(self, fn, timeout, what):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = fn()
-            if last:
-                return last
-            time.sleep(0.1)
-        raise AssertionError("timed out after %ss waiting for %s (last: %r)"
-                             % (timeout, what, last))
+        return harness.wait_for(fn, timeout, what, 0.1)
 
 
 def write_values(directory, values, name="values.json"):
@@ -294,15 +285,7 @@ class Pod:
             conn.close()
 
     def get(self, port_name, path):
-        import http.client
-
-        conn = http.client.HTTPConnection("127.0.0.1", self.named[port_name], timeout=5)
-        try:
-            conn.request("GET", path)
-            r = conn.getresponse()
-            return r.status, r.read().decode()
-        finally:
-            conn.close()
+        return harness.http_get(self.named[port_name], path, 5)
 
     def metric(self, name):
         """Value of an unlabelled (or single) sample of name in /metrics."""
@@ -333,12 +316,9 @@ class Pod:
             self.proc.wait(5)
             raise AssertionError("the operator did not exit within %ss of SIGTERM" % timeout)
         finally:
-            if self.proc in harness._children:
-                harness._children.remove(self.proc)
+            harness.forget(self.proc)
             self.logf.close()
         return rc
 
     def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+        harness.kill_process(self.proc)

@@ -29,33 +29,6 @@ SAMPLE = os.path.join(EXAMPLES, "xray-sample.yaml")
 VERB_OF = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
-def subset(desired, live, path=""):
-    """The first path where live does not hold desired's value, or None (fields the server
-    adds are ignored, as the operator ignores them)."""
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return path or "(root)"
-        for k, v in desired.items():
-            p = (path + "." if path else "") + k
-            if k not in live:
-                if v in (None, {}, [], "", False):
-                    continue
-                return p
-            d = subset(v, live[k], p)
-            if d:
-                return d
-        return None
-    if isinstance(desired, list):
-        if not isinstance(live, list) or len(desired) != len(live):
-            return path
-        for i, (d, l) in enumerate(zip(desired, live)):
-            p = subset(d, l, "%s[%d]" % (path, i))
-            if p:
-                return p
-        return None
-    return None if desired == live else path
-
-
 def quantity_bytes(q):
     m = re.fullmatch(r"(\d+)(Ki|Mi|Gi)?", q)
     return int(m.group(1)) * {None: 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}[m.group(2)]
@@ -158,15 +131,7 @@ class OperatorOnCluster(e2elib.ClusterTestCase):
         return m.group(1)
 
     def requests(self, user=SA_USER):
-        srv = self.cluster.server
-        srv.admin("flush")
-        out = []
-        with open(os.path.join(srv.state_dir, "requests.log")) as f:
-            for line in f:
-                r = json.loads(line)
-                if r.get("user") == user:
-                    out.append(r)
-        return out
+        return [r for r in self.cluster.server.requests() if r.get("user") == user]
 
     def wait_ready(self, ns, name, timeout="60s"):
         self.cluster.kubectl("wait", "--for=condition=Ready", "topology/" + name, "-n", ns,
@@ -205,17 +170,7 @@ class OperatorOnCluster(e2elib.ClusterTestCase):
     def check_children(self, ns, topo, rendered):
         """The live children are exactly the rendered objects, owned by the Topology."""
         live = self.children(ns)
-        self.assertEqual(sorted(live), sorted((o["kind"], o["metadata"]["name"])
-                                              for o in rendered))
-        for o in rendered:
-            got = live[(o["kind"], o["metadata"]["name"])]
-            diff = subset(o, got)
-            self.assertIsNone(diff, "%s %s differs at %s" % (o["kind"], o["metadata"]["name"],
-                                                             diff))
-            self.assertEqual(got["metadata"]["ownerReferences"], [{
-                "apiVersion": "ho11y.dev/v1alpha1", "kind": "Topology",
-                "name": topo["metadata"]["name"], "uid": topo["metadata"]["uid"],
-                "controller": True, "blockOwnerDeletion": True}])
+        e2elib.harness.check_children(self, live, rendered, topo)
         return live
 
 

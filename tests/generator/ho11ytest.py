@@ -114,13 +114,17 @@ def validate_request(body):
     return spans, errors
 
 
-class _ReceiverHandler(BaseHTTPRequestHandler):
+class _QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive without Nagle's delay, and no request log on stderr."""
+
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms stall
 
     def log_message(self, *args):
         pass
 
+
+class _ReceiverHandler(_QuietHandler):
     def do_POST(self):
         rcv = self.server.receiver
         length = int(self.headers.get("Content-Length", "0"))
@@ -194,13 +198,7 @@ class OtlpReceiver:
         self.httpd.server_close()
 
 
-class _RecorderHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms stall
-
-    def log_message(self, *args):
-        pass
-
+class _RecorderHandler(_QuietHandler):
     def do_GET(self):
         rec = self.server.recorder
         with rec.lock:

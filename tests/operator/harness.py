@@ -9,8 +9,8 @@ log. Paths come from the environment (set by tests/operator/CMakeLists.txt):
   HO11Y_TIME_SCALE multiplies every wait (sanitizer builds are slower; default 1)
 """
 
-import atexit
 import http.client
+import importlib.util
 import json
 import os
 import re
@@ -20,13 +20,11 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.environ.get("HO11Y_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-STANDIN = os.path.join(REPO, "tests", "apiserver", "apiserver.py")
 CRD = os.path.join(REPO, "crds", "ho11y.dev_topologies.yaml")
 EXAMPLES = os.path.join(REPO, "examples")
 SCALE = float(os.environ.get("HO11Y_TIME_SCALE", "1") or 1)
@@ -37,20 +35,17 @@ WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 SANITIZER_REPORT = re.compile(r"WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|"
                               r"runtime error: ")
 
-_children = []
-
-
-def _cleanup():
-    for p in list(_children):
-        if p.poll() is None:
-            p.kill()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-
-
-atexit.register(_cleanup)
+# The stand-in's harness, tests/apiserver/harness.py, owns the stand-in process and the helpers
+# these tests share with the end-to-end tests and the benchmarks. Both files are named harness.py,
+# so it is loaded by path, as the module apiserver_harness.
+_spec = importlib.util.spec_from_file_location(
+    "apiserver_harness", os.path.join(REPO, "tests", "apiserver", "harness.py"))
+apiserver_harness = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = apiserver_harness
+_spec.loader.exec_module(apiserver_harness)
+# check_children, subset and _epoch are for the tests.
+from apiserver_harness import (_children, check_children, epoch as _epoch,  # noqa: E402,F401
+                               forget, http_get, kill_process, subset, token_kubeconfig)
 
 
 def binary(env, default=None):
@@ -86,75 +81,22 @@ def wait_until(fn, timeout, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
-class StandIn:
-    """The API server stand-in as a process."""
+class StandIn(apiserver_harness.Server):
+    """The API server stand-in as a process, with this suite's longer waits."""
+
+    stop_timeout = 20
+    admin_timeout = 60
 
     def __init__(self, ready_delay=0.0, rbac=False):
-        self.state_dir = tempfile.mkdtemp(prefix="ho11y-op-standin-")
-        self.ready_delay = ready_delay
-        self.rbac = rbac
-        self.proc = None
-        self.port = None
-        self.output = []
+        super().__init__(rbac=rbac, ready_delay=ready_delay, prefix="ho11y-op-standin-")
 
     def start(self, timeout=60):
-        args = [sys.executable, STANDIN, "serve", "--state-dir", self.state_dir,
-                "--ready-delay", str(self.ready_delay)]
-        if self.port:
-            args += ["--port", str(self.port)]
-        if self.rbac:
-            args.append("--rbac")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        _children.append(self.proc)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if line.startswith("listening on "):
-                self.url = line.split()[-1].strip()
-                self.port = int(self.url.rsplit(":", 1)[1])
-                threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
-                with open(os.path.join(self.state_dir, "admin.token")) as f:
-                    self.token = f.read().strip()
-                self.ca = os.path.join(self.state_dir, "ca.crt")
-                self.kubeconfig = os.path.join(self.state_dir, "kubeconfig")
-                return self
-        raise AssertionError("stand-in did not start: %s" % "".join(self.output))
-
-    def _drain(self, proc):
-        try:
-            for line in proc.stdout:
-                self.output.append(line)
-        except (OSError, ValueError):
-            pass
-
-    def stop(self, kill=False):
-        p = self.proc
-        if p is not None and p.poll() is None:
-            if kill:
-                p.kill()
-            else:
-                p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
-        if p in _children:
-            _children.remove(p)
-        self.proc = None
+        return super().start(timeout)
 
     def restart(self):
         """Stops and starts again on the same state folder and port (state is kept)."""
         self.stop()
         return self.start()
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def request(self, method, path, body=None, ctype="application/json", token=None):
         """One HTTPS request as admin; returns (status, parsed JSON or None)."""
@@ -176,41 +118,6 @@ class StandIn:
             return r.status, json.loads(raw) if raw else None
         except ValueError:
             return r.status, raw
-
-    def admin(self, *args):
-        r = subprocess.run([sys.executable, STANDIN, "admin", "--state-dir", self.state_dir] +
-                           list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, timeout=60)
-        if r.returncode != 0:
-            raise AssertionError("admin %s failed: %s" % (args, r.stderr))
-        return json.loads(r.stdout) if r.stdout.strip() else None
-
-    def sa_token(self, sa):
-        r = subprocess.run([sys.executable, STANDIN, "token", "--state-dir", self.state_dir,
-                            "--service-account", sa], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, check=True)
-        return r.stdout.strip()
-
-    def requests(self, since=None):
-        """Every logged request (dicts), after flushing the log; since: a time.time() value."""
-        self.admin("flush")
-        out = []
-        with open(os.path.join(self.state_dir, "requests.log")) as f:
-            for line in f:
-                try:
-                    r = json.loads(line)
-                except ValueError:
-                    continue
-                if since is not None and _epoch(r["time"]) < since:
-                    continue
-                out.append(r)
-        return out
-
-
-def _epoch(rfc3339):
-    base, _, frac = rfc3339.rstrip("Z").partition(".")
-    t = time.mktime(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) - time.timezone
-    return t + (float("0." + frac) if frac else 0.0)
 
 
 def operator_user(sa=OPERATOR_SA):
@@ -303,13 +210,7 @@ class Operator:
             return f.read()
 
     def http(self, port, path):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            conn.request("GET", path)
-            r = conn.getresponse()
-            return r.status, r.read().decode()
-        finally:
-            conn.close()
+        return http_get(port, path, 10)
 
     def ready(self):
         return self.http(self.health_port, "/readyz")[0] == 200
@@ -357,14 +258,11 @@ class Operator:
         return rc
 
     def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+        kill_process(self.proc)
         self._forget()
 
     def _forget(self):
-        if self.proc in _children:
-            _children.remove(self.proc)
+        forget(self.proc)
         try:
             self.logf.close()
         except (AttributeError, OSError):
@@ -373,17 +271,7 @@ class Operator:
 
 def operator_kubeconfig(standin, path, sa=OPERATOR_SA, token=None, ca=None):
     """A kubeconfig for the operator's service account (so its requests are told apart)."""
-    token = token or standin.sa_token(sa)
-    with open(ca or standin.ca, "rb") as f:
-        import base64
-        ca_data = base64.b64encode(f.read()).decode()
-    with open(path, "w") as f:
-        f.write("apiVersion: v1\nkind: Config\ncurrent-context: op\n"
-                "clusters:\n- name: c\n  cluster:\n    server: %s\n"
-                "    certificate-authority-data: %s\n"
-                "contexts:\n- name: op\n  context: {cluster: c, user: op}\n"
-                "users:\n- name: op\n  user:\n    token: %s\n" % (standin.url, ca_data, token))
-    return path
+    return token_kubeconfig(path, standin.url, ca or standin.ca, token or standin.sa_token(sa))
 
 
 class OperatorTest(unittest.TestCase):
@@ -494,32 +382,6 @@ def topology_yaml(name, ns, services, extra=""):
     for s in services:
         lines.append("    - " + (s if isinstance(s, str) else json.dumps(s)))
     return "\n".join(lines) + "\n"
-
-
-def subset(desired, live, path=""):
-    """The first path where live does not hold desired's value, or None (same rules as the
-    operator: fields the server adds are ignored)."""
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return path or "(root)"
-        for k, v in desired.items():
-            if k not in live:
-                if v in (None, {}, [], "", False):
-                    continue
-                return (path + "." if path else "") + k
-            p = subset(v, live[k], (path + "." if path else "") + k)
-            if p:
-                return p
-        return None
-    if isinstance(desired, list):
-        if not isinstance(live, list) or len(desired) != len(live):
-            return path
-        for i, (d, l) in enumerate(zip(desired, live)):
-            p = subset(d, l, "%s[%d]" % (path, i))
-            if p:
-                return p
-        return None
-    return None if desired == live else path
 
 
 # ---- helpers for the resilience, leader-election, auth and valgrind tests ----------------------

@@ -7,7 +7,8 @@ import signal
 import time
 import unittest
 
-from harness import EXAMPLES, OperatorTest, operator_user, subset, wait_until, writes
+from harness import (EXAMPLES, OperatorTest, check_children, operator_user, wait_until,
+                     writes)
 
 
 class BasicTest(OperatorTest):
@@ -21,21 +22,9 @@ class BasicTest(OperatorTest):
         self.kubectl.run("wait", "--for=condition=Ready", "topology/xray-sample", "-n",
                          "example-app", "--timeout=60s")
         topo = self.topology("example-app", "xray-sample")
-        uid = topo["metadata"]["uid"]
 
         rendered = self.ho11yctl_render(sample)
-        live = self.children("example-app")
-        self.assertEqual(sorted(live), sorted((o["kind"], o["metadata"]["name"])
-                                              for o in rendered))
-        for o in rendered:
-            got = live[(o["kind"], o["metadata"]["name"])]
-            diff = subset(o, got)
-            self.assertIsNone(diff, "%s %s differs at %s" % (o["kind"], o["metadata"]["name"],
-                                                             diff))
-            refs = got["metadata"]["ownerReferences"]
-            self.assertEqual(refs, [{"apiVersion": "ho11y.dev/v1alpha1", "kind": "Topology",
-                                     "name": "xray-sample", "uid": uid, "controller": True,
-                                     "blockOwnerDeletion": True}])
+        check_children(self, self.children("example-app"), rendered, topo)
 
         out = self.kubectl.run("get", "topo", "-n", "example-app").stdout
         self.assertRegex(out, r"xray-sample\s+3/3\s+Ready")
