@@ -115,9 +115,25 @@ static void slots_rebuild(struct op_events *ev, size_t cap,
     free(old);
 }
 
-static int drop_oldest(const struct seen *s, const void *ud)
+/* Empties slot s, moving later entries of its probe run back so that every entry stays
+ * reachable from its home slot (deletion without tombstones in linear probing). */
+static void slot_remove(struct op_events *ev, struct seen *s)
 {
-    return s == ud;
+    size_t mask = ev->cap - 1, hole = (size_t)(s - ev->slots), j = hole;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!ev->slots[j].count)
+            break;
+        size_t home = slot_home(ev, ev->slots[j].key);
+        /* The entry at j may fill the hole unless its home lies cyclically in (hole, j]. */
+        int stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!stays) {
+            ev->slots[hole] = ev->slots[j];
+            hole = j;
+        }
+    }
+    memset(&ev->slots[hole], 0, sizeof(ev->slots[hole]));
+    ev->n--;
 }
 
 static int drop_uid(const struct seen *s, const void *ud)
@@ -139,12 +155,12 @@ static void seen_put(struct op_events *ev, const unsigned char key[DIGEST_LEN],
     s->count = count > UINT32_MAX ? UINT32_MAX : count < 1 ? 1 : (uint32_t)count;
     s->last_s = now_s();
     if (ev->n > DEDUP_MAX) {
-        const struct seen *oldest = NULL;
+        struct seen *oldest = NULL;
         for (size_t i = 0; i < ev->cap; i++) {
             if (ev->slots[i].count && (!oldest || ev->slots[i].last_s < oldest->last_s))
                 oldest = &ev->slots[i];
         }
-        slots_rebuild(ev, ev->cap, drop_oldest, oldest);
+        slot_remove(ev, oldest);
     }
 }
 

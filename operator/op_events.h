@@ -27,7 +27,8 @@ void op_events_free(struct op_events *ev);
  * patch) when this process sent the event recently, else a create, and after 409 AlreadyExists
  * two patches (lastTimestamp, whose answer carries the stored count, then the count), so that
  * events need only the create and patch permissions of client-go's recorder. Returns the API
- * error (logged here as a warning); the event is then not remembered, so a retry sends it again.
+ * error (logged here as a warning); what failed is not counted as sent, so a retry sends it
+ * again (a patch of the same count when the event was already remembered, else a create).
  */
 enum ho11y_err op_events_record(struct op_events *ev, struct kube_conn *conn,
                                 const struct op_topology *t, const char *type, const char *reason,

@@ -517,7 +517,9 @@ TEST(table_is_bounded_and_forgets_the_oldest)
     check_counts(f.ev, EVENTS_REMEMBERED, 1);
 
     /* At the limit every event is still remembered, the oldest included (had the table held
-     * fewer, "first" would have been forgotten). */
+     * fewer, "first" would have been forgotten). "first" is sent in a second after every
+     * filler's, so that no filler is more recent than it. */
+    next_second();
     log_clear();
     record(&f, &web, "Normal", "Step", "first");
     CHECK_INT_EQ(nreqs(), 1);
@@ -545,6 +547,38 @@ TEST(table_is_bounded_and_forgets_the_oldest)
     check_patch(0, "shop", first, 3);
     CHECK_INT_EQ(stored_count(first), 3);
     check_counts(f.ev, EVENTS_REMEMBERED + 1, 4);
+
+    /* Forgetting moves entries within the table (no tombstones), and nothing may be lost.
+     * Every filler is sent again, in a second after everything else: the one forgotten for
+     * "second" is created again (409, two patches), which forgets the oldest filler not yet
+     * sent again, and so on; the others are one patch each. */
+    next_second();
+    log_clear();
+    for (int i = 2; i < EVENTS_REMEMBERED; i++) {
+        snprintf(msg, sizeof(msg), "filler %d", i);
+        record(&f, &web, "Normal", "Step", msg);
+    }
+    size_t posts = 0, patches = 0;
+    for (size_t i = 0; i < nreqs(); i++) {
+        if (strcmp(req_at(i)->method, "POST") == 0) {
+            posts++;
+            CHECK_INT_EQ(req_at(i)->code, 409);
+        } else {
+            patches++;
+        }
+    }
+    CHECK(posts >= 1);
+    CHECK_INT_EQ(patches, EVENTS_REMEMBERED - 2 - posts + 2 * posts);
+    /* Now every filler is more recent than anything else, so all of them are remembered and
+     * found after those removals: one patch each, no create. */
+    log_clear();
+    for (int i = 2; i < EVENTS_REMEMBERED; i++) {
+        snprintf(msg, sizeof(msg), "filler %d", i);
+        record(&f, &web, "Normal", "Step", msg);
+    }
+    CHECK_INT_EQ(nreqs(), EVENTS_REMEMBERED - 2);
+    for (size_t i = 0; i < nreqs(); i++)
+        CHECK_STR_EQ(req_at(i)->method, "PATCH");
     free(first);
     free(second);
     fixture_stop(&f);
