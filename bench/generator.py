@@ -21,13 +21,11 @@ other work on the machine disturbs the figures.
 
 import argparse
 import http.client
-import json
 import os
 import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -229,7 +227,6 @@ def wrk(url, args, pid=None):
     """Runs wrk; returns (requests/s, p99 seconds, non-2xx count, socket errors, CPU seconds of
     pid and its children per request)."""
     cpu0 = cpu_seconds(pid) if pid else 0.0
-    """Runs wrk; returns (requests/s, p99 seconds, non-2xx count, socket errors)."""
     cmd = ["wrk", "-t%d" % args.wrk_threads, "-c%d" % args.connections,
            "-d%ds" % args.duration, "--latency", url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout

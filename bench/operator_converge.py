@@ -864,8 +864,8 @@ def report(args, op, kc):
         print("%-*s  %12s  %s" % (wid, name, val, note))
     print()
     print("operator write requests until convergence, by verb, resource and code:")
-    for (verb, resource, code), x in sorted(by.items(), key=lambda kv: -kv[1]):
-        print("  %-8s %-22s %s %7d  (%.2f per Topology)" % (verb, resource, code, x, x / n))
+    for (verb, res, code), x in sorted(by.items(), key=lambda kv: -kv[1]):
+        print("  %-8s %-22s %s %7d  (%.2f per Topology)" % (verb, res, code, x, x / n))
     reads = Counter(r.get("verb") for r in op["requests_converge"]
                     if r.get("verb") not in WRITE_VERBS)
     print("operator read requests until convergence: %s" % (

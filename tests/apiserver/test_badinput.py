@@ -4,7 +4,6 @@ HTTP and broken watch clients."""
 
 import socket
 import ssl
-import time
 import unittest
 
 from harness import ServerTestCase

@@ -8,8 +8,7 @@ import math
 
 from controllers import SysCtx, Worker
 from errors import APIError
-from labelsel import from_label_selector
-from util import clone, now_rfc3339, random_suffix
+from util import clone, now_rfc3339
 
 NODE = "stand-in-node"
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"

@@ -3,7 +3,6 @@ variable and a non-zero exit status; it never runs with something it did not und
 the start-up notes for values it reads with a surprising meaning."""
 
 import json
-import os
 import subprocess
 import unittest
 from concurrent.futures import ThreadPoolExecutor

@@ -6,7 +6,7 @@ import re
 import time
 import unittest
 
-from ho11ytest import SCALE, Ho11yCase, metric_value, parse_prometheus
+from ho11ytest import Ho11yCase, metric_value, parse_prometheus
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"

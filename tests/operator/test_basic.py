@@ -7,8 +7,7 @@ import signal
 import time
 import unittest
 
-from harness import (EXAMPLES, OperatorTest, check_children, operator_user, wait_until,
-                     writes)
+from harness import (EXAMPLES, OperatorTest, check_children, operator_user, writes)
 
 
 class BasicTest(OperatorTest):
