@@ -383,12 +383,11 @@ class ResourceAPI:
         except (ValueError, KeyError, TypeError):
             raise bad_request("invalid continue token: continue key is not valid: continue key "
                               "must be a valid base64 encoded JSON object") from None
-        if rv < self.store.compacted - 0:
-            if rv < self.store.compacted and self.store.compacted > 0 and \
-                    rv < self.store.history_rvs[0] - 1 if self.store.history_rvs else rv < self.store.compacted:
-                raise APIError(410, "Expired", "The provided continue parameter is too old to "
-                               "display a consistent list result. You can start a new list "
-                               "without the continue parameter.")
+        # The list's snapshot is gone once history was compacted past it, as etcd's is.
+        if rv < self.store.compacted:
+            raise APIError(410, "Expired", "The provided continue parameter is too old to "
+                           "display a consistent list result. You can start a new list "
+                           "without the continue parameter.")
         return (ns, name), rv
 
     # ---- watch -----------------------------------------------------------------------------
