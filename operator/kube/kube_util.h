@@ -39,7 +39,7 @@ void kube_microtime_now(char *out, size_t outlen);
 /** Milliseconds of CLOCK_MONOTONIC. */
 int64_t kube_now_ms(void);
 
-/** Sets *ts to ms milliseconds from now on CLOCK_REALTIME, the clock pthread_cond_timedwait uses. */
+/** Sets *ts to ms milliseconds from now on CLOCK_REALTIME (the clock of pthread_cond_timedwait). */
 void kube_deadline_after(struct timespec *ts, int64_t ms);
 
 /**
