@@ -232,26 +232,27 @@ static enum ho11y_err list_data(void *ud, const char *data, size_t len)
     return kube_list_scan_feed(&lc->scan, data, len, list_item, lc);
 }
 
-/* How often a list whose continue token expired starts again at once before it backs off. */
-#define LIST_EXPIRED_RESTARTS 3
-
 /* One complete paged list into the cache; seen gets the addresses of the records the list left
  * in it, *rv the list's resourceVersion. A continue token the server no longer knows (410, as
- * after a compaction) starts the list again from its first page at once, as client-go's pager
- * does; the pages already applied stay in the cache and are listed again. */
+ * after a compaction) starts the list again at once as one request without limit, as
+ * client-go's pager does (FullListIfExpired): it has no token to expire, and its items are
+ * applied as they arrive, so it costs no more memory. The pages already applied stay in the
+ * cache and are listed again; seen and *rv start afresh, so a deletion between the two
+ * attempts is still found. */
 static enum ho11y_err list_all(struct kube_informer *inf, struct seen_recs *seen, char **rv)
 {
     enum ho11y_err result = HO11Y_OK;
     char *cont = NULL;
     char limit[16];
     char err[1024];
-    int restarts = 0;
+    int unpaged = 0;
     snprintf(limit, sizeof(limit), "%u", inf->page_size);
     *rv = NULL;
     for (;;) {
         struct kube_param params[3];
         size_t n = 0;
-        params[n++] = (struct kube_param){"limit", limit};
+        if (!unpaged)
+            params[n++] = (struct kube_param){"limit", limit};
         if (inf->selector)
             params[n++] = (struct kube_param){"labelSelector", inf->selector};
         if (cont)
@@ -277,11 +278,11 @@ static enum ho11y_err list_all(struct kube_informer *inf, struct seen_recs *seen
                      ho11y_err_message(result));
         }
         kube_list_scan_cleanup(&lc.scan);
-        if (result == HO11Y_GONE && cont && restarts < LIST_EXPIRED_RESTARTS) {
-            LOG_INFO("List of %s: the continue token expired (%s); listing again from the start",
-                     inf->name, err);
+        if (result == HO11Y_GONE && cont) {
+            LOG_INFO("List of %s: the continue token expired (%s); listing again, whole", inf->name,
+                     err);
             bump(inf, &inf->stats.expired);
-            restarts++;
+            unpaged = 1;
             free(page_rv);
             free(next);
             free(cont);
@@ -289,7 +290,6 @@ static enum ho11y_err list_all(struct kube_informer *inf, struct seen_recs *seen
             free(*rv);
             *rv = NULL;
             seen->n = 0;
-            result = HO11Y_OK;
             continue;
         }
         free(cont);

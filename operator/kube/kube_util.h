@@ -44,7 +44,8 @@ void kube_deadline_after(struct timespec *ts, int64_t ms);
 
 /**
  * Sleeps up to ms, waking early once *stop is non-zero; returns *stop. Whoever sets *stop does
- * so holding lock and then broadcasts cond. lock and cond are borrowed.
+ * so holding lock and then broadcasts cond. lock, cond and stop are borrowed. Thread-safe: any
+ * number of threads may nap on the same three.
  */
 int kube_nap(pthread_mutex_t *lock, pthread_cond_t *cond, atomic_int *stop, int64_t ms);
 

@@ -2,11 +2,11 @@
  * The informer against a local HTTP server (libmicrohttpd, a thread per connection) that serves
  * a ConfigMap collection as the API server does: lists in pages of `limit` items with an opaque
  * `continue` token, and watches as a chunked stream of one JSON event per line, held open until
- * the case sends an event. A list that fails on a continue page (500, or 410 Expired for the
- * token) must leave the informer unsynced and deleting nothing, and be retried from its first
- * page after a backoff; the completed list then gives the whole cache and deletes what the
- * server no longer has. Every request is logged, with what the informer reported at the moment
- * it arrived, before it is answered.
+ * the case sends an event. A list that fails on a continue page must leave the informer unsynced
+ * and deleting nothing: after a 500 it is retried from its first page after a backoff, after a
+ * 410 Expired for the token at once, as one request without limit; the completed list then
+ * gives the whole cache and deletes what the server no longer has. Every request is logged,
+ * with what the informer reported at the moment it arrived, before it is answered.
  */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -71,7 +71,13 @@ struct server {
     struct obj objs[MAX_OBJS];
     size_t nobjs;
     char list_rv[32];
-    enum fault fault;  /* applied once, to the next request carrying a continue token */
+    enum fault fault; /* applied once, to the next request carrying a continue token */
+    /* When set, the collection becomes this as the fault is applied (changes made between
+     * a list's pages). */
+    int change_on_fault;
+    struct obj after[MAX_OBJS];
+    size_t nafter;
+    char after_rv[32];
     char *watch_event; /* the next line for the open watch; it then ends */
     int quit;          /* answer everything at once: the case is over */
     struct logged log[MAX_LOG];
@@ -164,12 +170,7 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
     pthread_mutex_lock(&srv.lock);
     while (!*sent && !srv.quit && !srv.watch_event) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        kube_deadline_after(&ts, 50);
         pthread_cond_timedwait(&srv.cond, &srv.lock, &ts);
     }
     if (!*sent && !srv.quit && srv.watch_event && strlen(srv.watch_event) < max) {
@@ -221,6 +222,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         l.code = srv.fault == FAULT_CONTINUE_500 ? 500 : 410;
         body = xstrdup(l.code == 500 ? status_500 : status_410);
         srv.fault = FAULT_NONE;
+        if (srv.change_on_fault) {
+            memcpy(srv.objs, srv.after, sizeof(srv.after));
+            srv.nobjs = srv.nafter;
+            snprintf(srv.list_rv, sizeof(srv.list_rv), "%s", srv.after_rv);
+            srv.change_on_fault = 0;
+        }
     } else {
         l.code = list_page(l.cont, l.limit, &body);
     }
@@ -261,17 +268,34 @@ static void server_start(void)
 }
 
 /* Sets the collection to the objects "name=value" in names (in name order) at rv. */
-static void server_set(const char *rv, const char *const *objs, size_t n)
+/* Fills out from n "name=value" strings. */
+static void objs_fill(struct obj *out, const char *const *objs, size_t n)
 {
     CHECK(n <= MAX_OBJS);
-    pthread_mutex_lock(&srv.lock);
-    snprintf(srv.list_rv, sizeof(srv.list_rv), "%s", rv);
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(objs[i], '=');
-        snprintf(srv.objs[i].name, sizeof(srv.objs[i].name), "%.*s", (int)(eq - objs[i]), objs[i]);
-        snprintf(srv.objs[i].value, sizeof(srv.objs[i].value), "%s", eq + 1);
+        snprintf(out[i].name, sizeof(out[i].name), "%.*s", (int)(eq - objs[i]), objs[i]);
+        snprintf(out[i].value, sizeof(out[i].value), "%s", eq + 1);
     }
+}
+
+static void server_set(const char *rv, const char *const *objs, size_t n)
+{
+    pthread_mutex_lock(&srv.lock);
+    snprintf(srv.list_rv, sizeof(srv.list_rv), "%s", rv);
+    objs_fill(srv.objs, objs, n);
     srv.nobjs = n;
+    pthread_mutex_unlock(&srv.lock);
+}
+
+/* The collection becomes objs at rv when the next fault is applied. */
+static void server_change_on_fault(const char *rv, const char *const *objs, size_t n)
+{
+    pthread_mutex_lock(&srv.lock);
+    snprintf(srv.after_rv, sizeof(srv.after_rv), "%s", rv);
+    objs_fill(srv.after, objs, n);
+    srv.nafter = n;
+    srv.change_on_fault = 1;
     pthread_mutex_unlock(&srv.lock);
 }
 
@@ -299,12 +323,7 @@ static void wait_requests(size_t n)
     pthread_mutex_lock(&srv.lock);
     while (srv.nlog < n && kube_now_ms() < end) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        kube_deadline_after(&ts, 20);
         pthread_cond_timedwait(&srv.cond, &srv.lock, &ts);
     }
     size_t got = srv.nlog;
@@ -503,6 +522,17 @@ static void check_list(size_t i, const char *cont, unsigned code)
     CHECK_INT_EQ(l.code, code);
 }
 
+/* Request i is a list in one request: no limit, no continue token. */
+static void check_whole_list(size_t i)
+{
+    struct logged l = req_at(i);
+    CHECK_INT_EQ(l.watch, 0);
+    CHECK_STR_EQ(l.limit, "");
+    CHECK_STR_EQ(l.cont, "");
+    CHECK_STR_EQ(l.rv, "");
+    CHECK_INT_EQ(l.code, 200);
+}
+
 static void check_watch(size_t i, const char *rv)
 {
     struct logged l = req_at(i);
@@ -592,17 +622,14 @@ TEST(relist_with_an_expired_continue_token_is_retried_and_deletes)
     wait_requests(8);
     check_list(4, "", 200);
     check_list(5, "200:2", 410);
-    check_list(6, "", 200);
-    check_list(7, "200:2", 200);
-    wait_requests(9);
-    check_watch(8, "200");
-    struct logged failed = req_at(5), retry = req_at(6), watch = req_at(8);
-    /* The half list replaced a and deleted nothing: b and d are still cached. An expired
-     * continue token is not an error to back off from: the list starts again at once, as
-     * client-go's pager does (the first case shows the backoff after a 500). */
+    /* An expired continue token is not an error to back off from (st.errors stays 0 below):
+     * the list starts again at once, whole, as client-go's pager does. */
+    check_whole_list(6);
+    check_watch(7, "200");
+    struct logged retry = req_at(6), watch = req_at(7);
+    /* The half list replaced a and deleted nothing: b and d are still cached. */
     CHECK_INT_EQ(retry.cached, 5);
     CHECK_INT_EQ(retry.deletes, 0);
-    CHECK(retry.at_ms - failed.at_ms < BACKOFF_MIN_MS / 2);
     /* The complete list deleted them before the watch started. */
     CHECK_INT_EQ(watch.cached, 4);
     CHECK_INT_EQ(watch.deletes, 2);
@@ -626,6 +653,38 @@ TEST(relist_with_an_expired_continue_token_is_retried_and_deletes)
     /* The watch's 410 and the continue token's both caused a relist. */
     CHECK_INT_EQ(st.expired, 2);
     CHECK_INT_EQ(st.errors, 0);
-    CHECK_INT_EQ(nreqs(), 9);
+    CHECK_INT_EQ(nreqs(), 8);
+    fixture_stop(&f);
+}
+
+TEST(first_list_sees_changes_made_before_its_expired_token_was_refused)
+{
+    struct fixture f;
+    fixture_start(&f);
+    const char *const objs[] = {"a=1", "b=1", "c=1", "d=1", "e=1"};
+    server_set("100", objs, 5);
+    /* Between the first page and the next: a is deleted and b changed, at resourceVersion 250;
+     * the continue token of the list at 100 is then refused. */
+    const char *const later[] = {"b=2", "c=1", "d=1", "e=1"};
+    server_change_on_fault("250", later, 4);
+    server_fault(FAULT_CONTINUE_410);
+    CHECK_INT_EQ(kube_informer_start(f.inf), HO11Y_OK);
+    wait_requests(4);
+    check_list(0, "", 200);
+    check_list(1, "100:2", 410);
+    check_whole_list(2);
+    check_watch(3, "250");
+    /* Not synced until the whole list was applied. */
+    CHECK_INT_EQ(req_at(2).synced, 0);
+    CHECK_INT_EQ(req_at(3).synced, 1);
+    CHECK(wait_synced(f.inf, 1000));
+    /* a, applied from the first page, is gone: the whole list did not show it. */
+    CHECK_STR_EQ(cache_text(f.inf), "shop/b=2 shop/c=1 shop/d=1 shop/e=1");
+    CHECK_INT_EQ(kube_informer_count(f.inf), 4);
+    struct kube_informer_stats st;
+    kube_informer_get_stats(f.inf, &st);
+    CHECK_INT_EQ(st.expired, 1);
+    CHECK_INT_EQ(st.errors, 0);
+    CHECK_INT_EQ(nreqs(), 4);
     fixture_stop(&f);
 }
