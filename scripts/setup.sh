@@ -24,7 +24,7 @@ done
 build_pkgs=(build-essential cmake pkg-config git ca-certificates openssl
     libcurl4-openssl-dev libssl-dev libyaml-dev libcjson-dev libmicrohttpd-dev)
 test_pkgs=(clang clang-format clang-tidy libclang-rt-14-dev valgrind wrk nginx-light
-    unzip curl procps python3 buildah podman debootstrap uidmap)
+    unzip curl procps python3 pyflakes3 buildah podman debootstrap uidmap)
 
 pkgs=("${build_pkgs[@]}")
 [ "$want_test" = 1 ] && pkgs+=("${test_pkgs[@]}")

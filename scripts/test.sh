@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds, and runs every test:
-#   1. formatting check (clang-format, .clang-format)
+#   1. formatting check (clang-format, .clang-format) and pyflakes over every Python file
 #   2. warnings-as-errors build + static analysis of every C file with clang-tidy (.clang-tidy;
 #      a finding fails the run; it runs niced while the tests wait) + the whole ctest suite
 #   3. ASan+UBSan build + the suite again (the Python-only API server stand-in tests once is enough)
@@ -25,6 +25,13 @@ step "format check"
 mapfile -t cfiles < <(git ls-files '*.c' '*.h')
 if [ "${#cfiles[@]}" -gt 0 ]; then
     clang-format --dry-run --Werror "${cfiles[@]}"
+fi
+
+step "python check (pyflakes)"
+# Unused names, undefined names and the like in the test harnesses, the stand-in and bench/.
+mapfile -t pyfiles < <(git ls-files '*.py')
+if [ "${#pyfiles[@]}" -gt 0 ]; then
+    pyflakes3 "${pyfiles[@]}"
 fi
 
 step "build (warnings as errors)"

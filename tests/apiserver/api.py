@@ -353,7 +353,6 @@ class ResourceAPI:
         meta = {"resourceVersion": str(list_rv)}
         if limit > 0 and len(selected) > limit and not (rv == "0" and not cont):
             page = selected[:limit]
-            last = page[-1]["metadata"]
             meta["continue"] = self._encode_continue(list_rv, _okey(page[-1]))
             if labels.empty() and fields.empty():
                 meta["remainingItemCount"] = len(selected) - limit

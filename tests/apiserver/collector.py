@@ -241,7 +241,6 @@ class Collector:
         spec = new.get("spec") or {}
         spec.pop("finalizers", None)
         new["spec"] = spec
-        rt = self._rt("namespaces")
         if cur["metadata"].get("finalizers"):
             if spec != cur.get("spec"):
                 self.store.update("namespaces", new, cur)

@@ -52,7 +52,7 @@ class WatchTest(ServerTestCase):
         w = self.c.watch("/api/v1/watch/namespaces/%s/configmaps/b" % ns)
         ev = w.next(5)
         self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("ADDED", "b"))
-        r = self.c.delete(P + "/b")
+        self.c.delete(P + "/b")
         ev = w.next(5)
         self.assertEqual(ev["type"], "DELETED")
         self.assertEqual(ev["object"]["metadata"]["name"], "b")

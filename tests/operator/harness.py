@@ -43,9 +43,10 @@ _spec = importlib.util.spec_from_file_location(
 apiserver_harness = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = apiserver_harness
 _spec.loader.exec_module(apiserver_harness)
-# check_children, subset and _epoch are for the tests.
-from apiserver_harness import (_children, check_children, epoch as _epoch,  # noqa: E402,F401
+from apiserver_harness import (_children, epoch as _epoch,  # noqa: E402
                                forget, http_get, kill_process, subset, token_kubeconfig)
+# For the tests, with subset and _epoch.
+check_children = apiserver_harness.check_children
 
 
 def binary(env, default=None):
