@@ -348,16 +348,67 @@ int op_controller_wait_synced(struct op_controller *ctl, int64_t timeout_ms)
     return 1;
 }
 
+struct postponed_ctx {
+    struct kube_queue *q;
+    unsigned n;
+};
+
+/* Counts the states with a postponed status write, and enqueues their keys when q is set. */
+static int find_postponed(void *ud, const char *key, void *value)
+{
+    struct postponed_ctx *pc = ud;
+    const struct op_topo_state *s = value;
+    if (s->status_postponed) {
+        if (pc->q)
+            kube_queue_add(pc->q, key);
+        pc->n++;
+    }
+    return 0;
+}
+
+static unsigned count_postponed(struct op_controller *ctl, struct kube_queue *enqueue_to)
+{
+    struct postponed_ctx pc = {enqueue_to, 0};
+    pthread_mutex_lock(&ctl->state_lock);
+    kube_map_foreach(&ctl->states, find_postponed, &pc);
+    pthread_mutex_unlock(&ctl->state_lock);
+    return pc.n;
+}
+
+/*
+ * Before a leader stops: the status changes that only wait for their progress interval (see
+ * write_status) are written now, rather than left to the next leader, which may never come.
+ * Waits until none is left, or the queue has no key ready or in progress (a reconcile that
+ * failed before its status leaves it postponed), or until end (kube_now_ms).
+ */
+static void flush_postponed(struct op_controller *ctl, int64_t end)
+{
+    atomic_store(&ctl->flushing, 1);
+    unsigned n = count_postponed(ctl, ctl->queue);
+    if (!n)
+        return;
+    LOG_INFO("Writing %u postponed status change%s before stopping", n, n == 1 ? "" : "s");
+    for (;;) {
+        struct kube_queue_stats qs;
+        kube_queue_get_stats(ctl->queue, &qs);
+        if ((!qs.depth && !qs.active) || kube_now_ms() >= end || !count_postponed(ctl, NULL))
+            break;
+        usleep(10000);
+    }
+}
+
 void op_controller_stop(struct op_controller *ctl, int64_t drain_ms)
 {
     if (!ctl->started)
         return;
+    int64_t end = kube_now_ms() + drain_ms;
+    if (drain_ms > 0 && is_leading(ctl))
+        flush_postponed(ctl, end);
     pthread_mutex_lock(&ctl->lead_lock);
     ctl->stopping = 1;
     pthread_cond_broadcast(&ctl->lead_cond);
     pthread_mutex_unlock(&ctl->lead_lock);
     kube_queue_shutdown(ctl->queue);
-    int64_t end = kube_now_ms() + drain_ms;
     while (atomic_load(&ctl->in_flight) > 0 && kube_now_ms() < end)
         usleep(10000);
     if (atomic_load(&ctl->in_flight) > 0) {
@@ -371,6 +422,7 @@ void op_controller_stop(struct op_controller *ctl, int64_t drain_ms)
     kube_informer_stop(ctl->topologies);
     for (int k = 0; k < OP_KIND_COUNT; k++)
         kube_informer_stop(ctl->children[k]);
+    atomic_store(&ctl->flushing, 0);
     ctl->started = 0;
 }
 

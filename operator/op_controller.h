@@ -42,7 +42,8 @@ void op_controller_set_leading(struct op_controller *ctl, int leading);
 int op_controller_synced(struct op_controller *ctl, char *why, size_t whylen);
 /**
  * Stops taking work, waits up to drain_ms for reconciles in flight (then aborts them), stops
- * the workers and the informers. Idempotent.
+ * the workers and the informers. A leader with drain_ms > 0 first writes the status changes
+ * postponed by the progress interval, within the same drain_ms. Idempotent.
  */
 void op_controller_stop(struct op_controller *ctl, int64_t drain_ms);
 /** Frees a stopped controller; NULL is a no-op. */

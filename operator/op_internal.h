@@ -51,6 +51,7 @@ struct op_topo_state {
     unsigned char status_skeleton[OP_DIGEST_LEN]; /* of its op_status_skeleton */
     int64_t status_written_ms;                    /* when (kube_now_ms) */
     int external_conflict; /* a conflict with an object outside the cache: recheck later */
+    int status_postponed;  /* a progress-only status change waits for its interval */
     /* The children this Topology verified or deleted, in one array (op_state.c): 29 bytes per
      * child, where a map entry and a record per child took about 140. */
     struct op_verified_slot *verified;
@@ -90,6 +91,7 @@ struct op_controller {
     int stopping;
     atomic_int cancel; /* aborts the workers' requests (leadership lost, hard stop) */
     atomic_int in_flight;
+    atomic_int flushing; /* stopping: postponed status writes are written now */
     pthread_t *threads;
     int started;
 };

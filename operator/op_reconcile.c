@@ -607,7 +607,7 @@ static enum ho11y_err write_status(struct rc *rc, const struct op_status_input *
     op_digest_all(skel, sk);
     op_digest_all(old, od);
     cJSON_Delete(skel);
-    int was_ready = 0, already = 0;
+    int was_ready = 0, already = 0, progress = 0;
     int64_t now_ms = kube_now_ms(), wait = 0;
     op_status_condition(old, "Ready", &was_ready, NULL);
     *defer_ms = 0;
@@ -622,13 +622,25 @@ static enum ho11y_err write_status(struct rc *rc, const struct op_status_input *
              since < STATUS_ECHO_WAIT_MS)
         wait = STATUS_ECHO_RETRY_MS;
     else if (s->status_written && memcmp(s->status_skeleton, sk, OP_DIGEST_LEN) == 0 &&
-             since < PROGRESS_WRITE_INTERVAL_MS)
+             since < PROGRESS_WRITE_INTERVAL_MS && !atomic_load(&rc->ctl->flushing)) {
         wait = PROGRESS_WRITE_INTERVAL_MS - since;
+        progress = 1;
+    }
+    /* A stopping operator writes what still waits for its interval (op_controller_stop). */
+    if (progress)
+        s->status_postponed = 1;
+    else if (!wait)
+        s->status_postponed = 0;
     pthread_mutex_unlock(&rc->ctl->state_lock);
     if (already || op_status_equal(st, old))
         goto out;
     if (wait > 0) {
-        LOG_DEBUG("Status of topology %s postponed by %lld ms", rc->key, (long long)wait);
+        if (progress)
+            LOG_DEBUG("Progress of topology %s postponed by %lld ms (written at most every %d ms)",
+                      rc->key, (long long)wait, PROGRESS_WRITE_INTERVAL_MS);
+        else
+            LOG_DEBUG("Status of topology %s waits %lld ms for the cache to show the last write",
+                      rc->key, (long long)wait);
         *defer_ms = wait;
         goto out;
     }
