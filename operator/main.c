@@ -45,7 +45,9 @@ struct app {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int signals;
-    int exiting; /* main is done: the next signal only ends the signal thread */
+    int lost;     /* leadership was lost: exit (1) so that the pod restarts */
+    int stopping; /* main is stopping: leadership ends by our own hand */
+    int exiting;  /* main is done: the next signal only ends the signal thread */
     int synced;
 };
 
@@ -160,16 +162,16 @@ static void *signal_main(void *arg)
     return NULL;
 }
 
-/* Waits up to ms for a signal; returns whether one arrived. */
+/* Waits up to ms for a signal or the loss of leadership; returns whether either came. */
 static int wait_signal(int64_t ms)
 {
     struct timespec ts;
     kube_deadline_after(&ts, ms);
     pthread_mutex_lock(&app.lock);
-    while (!app.signals)
+    while (!app.signals && !app.lost)
         if (pthread_cond_timedwait(&app.cond, &app.lock, &ts) != 0)
             break;
-    int got = app.signals;
+    int got = app.signals || app.lost;
     pthread_mutex_unlock(&app.lock);
     return got;
 }
@@ -229,9 +231,22 @@ static void metrics(void *ud, struct hbuf *out)
 
 static const struct op_http_handlers handlers = {ready, metrics, NULL};
 
+/*
+ * Losing the lease stops reconciling at once (op_controller_set_leading cancels the requests
+ * in flight) and then ends the process with status 1, as controller-runtime does: a restarted
+ * pod starts from fresh caches and campaigns again.
+ */
 static void on_leading(void *ud, int leading)
 {
     op_controller_set_leading(app.ctl, leading);
+    if (leading)
+        return;
+    pthread_mutex_lock(&app.lock);
+    if (!app.stopping) {
+        app.lost = 1;
+        pthread_cond_broadcast(&app.cond);
+    }
+    pthread_mutex_unlock(&app.lock);
 }
 
 static char *make_identity(void)
@@ -383,8 +398,15 @@ int main(int argc, char **argv)
     }
     while (!wait_signal(TRIM_INTERVAL_MS))
         memory_trim();
-    status = 0;
+    pthread_mutex_lock(&app.lock);
+    status = app.lost ? 1 : 0;
+    pthread_mutex_unlock(&app.lock);
+    if (status)
+        LOG_ERROR("Exiting: leadership was lost (the pod restarts and campaigns again)");
 stop:
+    pthread_mutex_lock(&app.lock);
+    app.stopping = 1;
+    pthread_mutex_unlock(&app.lock);
     /* Stop taking work, let reconciles in flight finish, then give the lease up. */
     op_controller_stop(app.ctl, app.opts.shutdown_timeout_ms);
     if (app.leader)

@@ -297,7 +297,7 @@ enum ho11y_err op_controller_start(struct op_controller *ctl)
 void op_controller_set_leading(struct op_controller *ctl, int leading)
 {
     pthread_mutex_lock(&ctl->lead_lock);
-    int was = ctl->leading;
+    int was = ctl->leading, stopping = ctl->stopping;
     ctl->leading = leading;
     if (leading && !was)
         atomic_store(&ctl->cancel, 0);
@@ -309,7 +309,7 @@ void op_controller_set_leading(struct op_controller *ctl, int leading)
         struct enqueue_ctx ec = {ctl->queue};
         kube_informer_foreach(ctl->topologies, enqueue_all, &ec);
         LOG_INFO("Started reconciling (%zu topologies)", kube_informer_count(ctl->topologies));
-    } else if (!leading && was) {
+    } else if (!leading && was && !stopping) {
         LOG_WARN("Stopped reconciling: leadership lost");
     }
 }

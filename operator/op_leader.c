@@ -248,14 +248,17 @@ static int try_acquire_or_renew(struct op_leader *l)
     return r == HO11Y_OK;
 }
 
-static void set_leading(struct op_leader *l, int leading)
+/* lost: leadership ends because the lease was not renewed (else: on a clean stop). */
+static void set_leading(struct op_leader *l, int leading, int lost)
 {
     if (atomic_exchange(&l->leading, leading) == leading)
         return;
     if (leading)
         LOG_INFO("Became leader: lease %s/%s held by %s", l->ns, l->name, l->identity);
+    else if (lost)
+        LOG_ERROR("Lost leadership: lease %s/%s", l->ns, l->name);
     else
-        LOG_WARN("Stopped leading: lease %s/%s", l->ns, l->name);
+        LOG_INFO("Stopped leading: lease %s/%s", l->ns, l->name);
     if (l->on_change)
         l->on_change(l->ud, leading);
 }
@@ -285,7 +288,7 @@ static void *leader_main(void *arg)
         if (!atomic_load(&l->leading)) {
             if (try_acquire_or_renew(l)) {
                 l->last_renew_ms = kube_now_ms();
-                set_leading(l, 1);
+                set_leading(l, 1, 0);
                 continue;
             }
             /* Retry with jitter (up to half a period, so that a released lease is taken over
@@ -312,8 +315,8 @@ static void *leader_main(void *arg)
             if (kube_now_ms() - l->last_renew_ms >= l->renew_ms) {
                 LOG_ERROR("Lease %s/%s not renewed within %lld ms", l->ns, l->name,
                           (long long)l->renew_ms);
-                set_leading(l, 0);
-                break;
+                set_leading(l, 0, 1);
+                return NULL; /* no new campaign: the process exits (see on_change) */
             }
             int64_t left = l->renew_ms - (kube_now_ms() - l->last_renew_ms);
             if (nap(l, left < l->retry_ms ? left : l->retry_ms))
@@ -347,7 +350,7 @@ void op_leader_stop(struct op_leader *l)
     pthread_mutex_unlock(&l->lock);
     pthread_join(l->thread, NULL);
     if (atomic_load(&l->leading)) {
-        set_leading(l, 0);
+        set_leading(l, 0, 0);
         release(l);
     }
     kube_conn_free(l->conn);

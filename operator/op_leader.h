@@ -20,7 +20,11 @@ struct op_leader_opts {
     int64_t lease_duration_ms;
     int64_t renew_deadline_ms;
     int64_t retry_period_ms;
-    /* Called on the elector's thread when leadership starts (1) or stops (0). */
+    /*
+     * Called when leadership starts (1) or stops (0): on the elector's thread, or on the thread
+     * calling op_leader_stop. After a loss (a lease not renewed in time) the elector campaigns
+     * no more: like controller-runtime, the process is expected to exit and be restarted.
+     */
     void (*on_change)(void *ud, int leading);
     void *ud;
 };
