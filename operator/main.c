@@ -2,8 +2,9 @@
  * ho11y-operator: the Topology controller as a process. Loads the cluster configuration,
  * starts the informers and the health and metrics servers, waits for the caches to sync, then
  * reconciles (at once, or while it holds the leader Lease with --leader-elect). SIGTERM or
- * SIGINT stops taking work, lets reconciles in flight finish (bounded), releases the lease and
- * exits 0; a second signal exits at once.
+ * SIGINT writes the status changes postponed by their progress interval, stops taking work,
+ * lets reconciles in flight finish (bounded), releases the lease and exits 0; a second signal
+ * exits at once. Losing the lease exits 1.
  */
 #include <errno.h>
 #ifdef __GLIBC__

@@ -378,32 +378,33 @@ static unsigned count_postponed(struct op_controller *ctl, struct kube_queue *en
 /*
  * Before a leader stops: the status changes that only wait for their progress interval (see
  * write_status) are written now, rather than left to the next leader, which may never come.
- * Waits until none is left, or the queue has no key ready or in progress (a reconcile that
- * failed before its status leaves it postponed), or until end (kube_now_ms).
+ * A write that fails is retried as usual (backoff); the wait ends when every one is written,
+ * when leadership goes, or at end (kube_now_ms), and says what was left unwritten.
  */
 static void flush_postponed(struct op_controller *ctl, int64_t end)
 {
     atomic_store(&ctl->flushing, 1);
-    unsigned n = count_postponed(ctl, ctl->queue);
+    unsigned n = count_postponed(ctl, ctl->queue), left = n;
     if (!n)
         return;
     LOG_INFO("Writing %u postponed status change%s before stopping", n, n == 1 ? "" : "s");
-    for (;;) {
-        struct kube_queue_stats qs;
-        kube_queue_get_stats(ctl->queue, &qs);
-        if ((!qs.depth && !qs.active) || kube_now_ms() >= end || !count_postponed(ctl, NULL))
-            break;
+    while (left && is_leading(ctl) && kube_now_ms() < end) {
         usleep(10000);
+        left = count_postponed(ctl, NULL);
     }
+    if (left)
+        LOG_WARN("%u of %u postponed status changes not written before stopping%s", left, n,
+                 is_leading(ctl) ? " (time is up)" : " (leadership lost)");
 }
 
 void op_controller_stop(struct op_controller *ctl, int64_t drain_ms)
 {
     if (!ctl->started)
         return;
-    int64_t end = kube_now_ms() + drain_ms;
+    /* The flush has up to half the drain time; the reconciles in flight then have the rest. */
+    int64_t start = kube_now_ms(), end = start + drain_ms;
     if (drain_ms > 0 && is_leading(ctl))
-        flush_postponed(ctl, end);
+        flush_postponed(ctl, start + drain_ms / 2);
     pthread_mutex_lock(&ctl->lead_lock);
     ctl->stopping = 1;
     pthread_cond_broadcast(&ctl->lead_cond);

@@ -44,7 +44,7 @@ static const struct opt opts[] = {
     {"leader-elect-retry-period", OPT_DURATION, OFF(retry_period_ms),
      "how often to try to acquire or renew the lease (default 2s)"},
     {"graceful-shutdown-timeout", OPT_DURATION, OFF(shutdown_timeout_ms),
-     "how long SIGTERM waits for reconciles in flight (default 30s)"},
+     "how long SIGTERM waits for postponed status writes and reconciles in flight (default 30s)"},
     {"cache-sync-timeout", OPT_DURATION, OFF(cache_sync_timeout_ms),
      "how long the first list of every watched kind may take before the operator gives up and "
      "exits 1, e.g. when the API server's certificate is not trusted (default 2m)"},

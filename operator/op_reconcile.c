@@ -626,14 +626,17 @@ static enum ho11y_err write_status(struct rc *rc, const struct op_status_input *
         wait = PROGRESS_WRITE_INTERVAL_MS - since;
         progress = 1;
     }
-    /* A stopping operator writes what still waits for its interval (op_controller_stop). */
+    /* A stopping operator writes what still waits for its interval (op_controller_stop); the
+     * mark goes once the status is written or found to need no write. */
     if (progress)
         s->status_postponed = 1;
-    else if (!wait)
-        s->status_postponed = 0;
     pthread_mutex_unlock(&rc->ctl->state_lock);
-    if (already || op_status_equal(st, old))
+    if (already || op_status_equal(st, old)) {
+        pthread_mutex_lock(&rc->ctl->state_lock);
+        op__state_get(rc->ctl, rc->topo, rc->key)->status_postponed = 0;
+        pthread_mutex_unlock(&rc->ctl->state_lock);
         goto out;
+    }
     if (wait > 0) {
         if (progress)
             LOG_DEBUG("Progress of topology %s postponed by %lld ms (written at most every %d ms)",
@@ -657,7 +660,7 @@ static enum ho11y_err write_status(struct rc *rc, const struct op_status_input *
     result = kube_conn_do(rc->conn, &req, &resp, err, sizeof(err));
     free(body);
     if (result == HO11Y_NOTFOUND) {
-        result = HO11Y_OK; /* deleted meanwhile */
+        result = HO11Y_OK; /* deleted meanwhile: forget_topology drops its state */
         goto out;
     }
     if (result) {
@@ -672,6 +675,7 @@ static enum ho11y_err write_status(struct rc *rc, const struct op_status_input *
     memcpy(s->status_digest, d, OP_DIGEST_LEN);
     memcpy(s->status_skeleton, sk, OP_DIGEST_LEN);
     s->status_written_ms = kube_now_ms();
+    s->status_postponed = 0;
     pthread_mutex_unlock(&rc->ctl->state_lock);
     if (became_ready)
         *became_ready = in->ready.status && !was_ready;
@@ -945,8 +949,13 @@ enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, c
         forget_topology(ctl, key);
         goto out;
     }
-    if (rc.topo->deleting)
-        goto out; /* the garbage collector removes the children */
+    if (rc.topo->deleting) {
+        /* The garbage collector removes the children; no status is written any more. */
+        pthread_mutex_lock(&ctl->state_lock);
+        op__state_get(ctl, rc.topo, key)->status_postponed = 0;
+        pthread_mutex_unlock(&ctl->state_lock);
+        goto out;
+    }
     obj = op_topology_object(rc.topo);
     if (topo_load(obj, NULL, 0, &t, &errs) != HO11Y_OK) {
         char *msg = field_errors_join(&errs);
