@@ -57,24 +57,127 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
     return ret;
 }
 
+/*
+ * The health checks, as controller-runtime's healthz handler serves them: /healthz (and
+ * /livez) has "ping"; /readyz has "ping" and "informers" (every cache synced). The endpoint
+ * itself answers "ok" or 500 with one line per check and "<endpoint> check failed";
+ * ?verbose lists the checks when they pass too; ?exclude=<name> (repeatable) leaves a check
+ * out; /<endpoint>/<name> runs one check ("ok", or 500 "internal server error: <why>").
+ */
+#define HEALTH_CHECKS_MAX 2
+#define HEALTH_BODY_MAX   1024
+#define HEALTH_TEXT       "text/plain; charset=utf-8"
+
+struct health_query {
+    int verbose;
+    const char *exclude[4]; /* names asked to be excluded (borrowed from the connection) */
+    int nexclude;
+};
+
+static enum MHD_Result health_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct health_query *q = cls;
+    (void)kind;
+    if (strcmp(key, "verbose") == 0)
+        q->verbose = 1;
+    else if (strcmp(key, "exclude") == 0 && value && q->nexclude < 4)
+        q->exclude[q->nexclude++] = value;
+    return MHD_YES;
+}
+
+/* Runs check name (0: "ping", 1: "informers"); 1 when it passes, else why is filled. */
+static int health_run(struct op_http *s, int check, char *why, size_t whylen)
+{
+    if (check == 0)
+        return 1;
+    return s->h->ready(s->h->ud, why, whylen);
+}
+
+static enum MHD_Result health(struct op_http *s, struct MHD_Connection *c, const char *endpoint,
+                              int nchecks, const char *sub)
+{
+    static const char *const names[HEALTH_CHECKS_MAX] = {"ping", "informers"};
+    char why[512] = "", body[HEALTH_BODY_MAX];
+    if (sub) { /* one check */
+        for (int i = 0; i < nchecks; i++) {
+            if (strcmp(sub, names[i]) != 0)
+                continue;
+            if (health_run(s, i, why, sizeof(why)))
+                return reply(c, 200, HEALTH_TEXT, "ok", 2);
+            int n = snprintf(body, sizeof(body), "internal server error: %s\n", why);
+            return reply(c, 500, HEALTH_TEXT, body,
+                         (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1);
+        }
+        return reply(c, 404, "text/plain", "404 page not found\n", 19);
+    }
+    struct health_query q = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, health_arg, &q);
+    int failed = 0, used[4] = {0};
+    size_t len = 0;
+    for (int i = 0; i < nchecks; i++) {
+        int excluded = 0;
+        for (int k = 0; k < q.nexclude; k++)
+            if (strcmp(q.exclude[k], names[i]) == 0)
+                excluded = used[k] = 1;
+        int n;
+        if (excluded) {
+            n = snprintf(body + len, sizeof(body) - len, "[+]%s excluded: ok\n", names[i]);
+        } else if (health_run(s, i, why, sizeof(why))) {
+            n = snprintf(body + len, sizeof(body) - len, "[+]%s ok\n", names[i]);
+        } else {
+            n = snprintf(body + len, sizeof(body) - len, "[-]%s failed: %s\n", names[i], why);
+            failed = 1;
+        }
+        len = len + (size_t)n < sizeof(body) ? len + (size_t)n : sizeof(body) - 1;
+    }
+    for (int k = 0; k < q.nexclude; k++) {
+        if (used[k])
+            continue;
+        int n = snprintf(body + len, sizeof(body) - len,
+                         "warn: some health checks cannot be excluded: no matches for \"%s\"\n",
+                         q.exclude[k]);
+        len = len + (size_t)n < sizeof(body) ? len + (size_t)n : sizeof(body) - 1;
+    }
+    if (!failed && !q.verbose)
+        return reply(c, 200, HEALTH_TEXT, "ok", 2);
+    int n = snprintf(body + len, sizeof(body) - len, "%s check %s\n", endpoint,
+                     failed ? "failed" : "passed");
+    len = len + (size_t)n < sizeof(body) ? len + (size_t)n : sizeof(body) - 1;
+    return reply(c, failed ? 500 : 200, HEALTH_TEXT, body, len);
+}
+
+/* Whether url is /<endpoint> or /<endpoint>/<check>; *sub is then NULL or the check's name. */
+static int health_path(const char *url, const char *endpoint, const char **sub)
+{
+    size_t n = strlen(endpoint);
+    if (url[0] != '/' || strncmp(url + 1, endpoint, n) != 0)
+        return 0;
+    if (url[n + 1] == '\0') {
+        *sub = NULL;
+        return 1;
+    }
+    if (url[n + 1] == '/' && url[n + 2]) {
+        *sub = url + n + 2;
+        return 1;
+    }
+    return 0;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_len, void **req_cls)
 {
     struct op_http *s = cls;
+    const char *sub = NULL;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reply(c, 405, "text/plain", "method not allowed\n", 19);
-    if (s->health && (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0))
-        return reply(c, 200, "text/plain; charset=utf-8", "ok", 2);
-    if (s->health && strcmp(url, "/readyz") == 0) {
-        char why[512] = "", body[640];
-        if (s->h->ready(s->h->ud, why, sizeof(why)))
-            return reply(c, 200, "text/plain; charset=utf-8", "ok", 2);
-        int n =
-            snprintf(body, sizeof(body), "[-]informers not synced: %s\nreadyz check failed\n", why);
-        return reply(c, 500, "text/plain; charset=utf-8", body,
-                     (size_t)(n < (int)sizeof(body) ? n : (int)sizeof(body) - 1));
-    }
+    if (s->health && health_path(url, "healthz", &sub))
+        return health(s, c, "healthz", 1, sub);
+    if (s->health && health_path(url, "livez", &sub))
+        return health(s, c, "livez", 1, sub);
+    if (s->health && health_path(url, "readyz", &sub))
+        return health(s, c, "readyz", 2, sub);
     if (s->metrics && strcmp(url, "/metrics") == 0) {
         struct hbuf out;
         hbuf_init(&out, METRICS_MAX);

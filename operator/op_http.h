@@ -1,7 +1,8 @@
 /*
- * The operator's HTTP endpoints (libmicrohttpd): /healthz and /readyz on the health address,
- * /metrics (Prometheus text format) on the metrics address; one server serves both when the
- * addresses are the same.
+ * The operator's HTTP endpoints (libmicrohttpd): /healthz (also /livez) and /readyz on the
+ * health address, as controller-runtime serves them (checks "ping" and, for /readyz,
+ * "informers"; ?verbose, ?exclude=<check>, /readyz/<check>), /metrics (Prometheus text format)
+ * on the metrics address; one server serves both when the addresses are the same.
  */
 #ifndef HO11Y_OP_HTTP_H
 #define HO11Y_OP_HTTP_H

@@ -66,6 +66,13 @@ class AuthTest(OperatorTest):
                                  wait_ready=False)
         status, body = op.http(op.health_port, "/readyz")
         self.assertEqual(status, 500, body)
+        self.assertTrue(body.startswith("[+]ping ok\n[-]informers failed: "), body)
+        self.assertTrue(body.endswith("\nreadyz check failed\n"), body)
+        # Without the failing check the rest passes; the check alone says why it fails.
+        self.assertEqual(op.http(op.health_port, "/readyz?exclude=informers"), (200, "ok"))
+        status, body = op.http(op.health_port, "/readyz/informers")
+        self.assertEqual(status, 500, body)
+        self.assertTrue(body.startswith("internal server error: "), body)
         rc = op.proc.wait(scaled(20))
         op._forget()
         log = op.log()

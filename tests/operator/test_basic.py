@@ -55,8 +55,20 @@ class BasicTest(OperatorTest):
         self.assertFalse([r for r in w if r["verb"] in ("update", "delete")], w)
 
         # Endpoints.
-        self.assertEqual(op.http(op.health_port, "/healthz"), (200, "ok"))
-        self.assertEqual(op.http(op.health_port, "/readyz"), (200, "ok"))
+        h = op.health_port
+        self.assertEqual(op.http(h, "/healthz"), (200, "ok"))
+        self.assertEqual(op.http(h, "/readyz"), (200, "ok"))
+        # As controller-runtime serves them: ?verbose, ?exclude=, one check by its path.
+        self.assertEqual(op.http(h, "/readyz?verbose"),
+                         (200, "[+]ping ok\n[+]informers ok\nreadyz check passed\n"))
+        self.assertEqual(op.http(h, "/healthz?verbose"), (200, "[+]ping ok\nhealthz check passed\n"))
+        self.assertEqual(op.http(h, "/readyz?verbose&exclude=informers&exclude=nope"),
+                         (200, "[+]ping ok\n[+]informers excluded: ok\nwarn: some health checks "
+                               "cannot be excluded: no matches for \"nope\"\nreadyz check passed\n"))
+        self.assertEqual(op.http(h, "/readyz/informers"), (200, "ok"))
+        self.assertEqual(op.http(h, "/livez/ping"), (200, "ok"))
+        self.assertEqual(op.http(h, "/readyz/nope")[0], 404)
+        self.assertEqual(op.http(h, "/readyzz")[0], 404)
         m = op.metrics()
         for name in ("controller_runtime_reconcile_total", "controller_runtime_reconcile_errors_total",
                      "controller_runtime_reconcile_time_seconds_bucket", "workqueue_depth",
