@@ -54,6 +54,51 @@ enum ho11y_err log_format_parse(const char *s, enum log_format *out)
     return HO11Y_OK;
 }
 
+/* The bytes a line is given up front: most lines fit, so each costs one allocation. */
+#define LOG_LINE_RESERVE 512
+/* At most this many of a line's own fields are printed; logs never need more. */
+#define LOG_FIELDS_MAX 64
+
+/* The calling thread's context (log_ctx_set): its fields, whose string values point into store. */
+struct log_ctx {
+    size_t n;
+    struct log_field fields[LOG_CTX_MAX_FIELDS];
+    char store[LOG_CTX_MAX_BYTES];
+};
+
+static _Thread_local struct log_ctx thread_ctx;
+
+void log_ctx_set(const struct log_field *fields, size_t nfields)
+{
+    struct log_ctx *c = &thread_ctx;
+    size_t used = 0;
+    c->n = 0;
+    for (size_t i = 0; i < nfields && c->n < LOG_CTX_MAX_FIELDS; i++) {
+        struct log_field *f = &c->fields[c->n++];
+        *f = fields[i];
+        if (f->type != LOG_FIELD_STR)
+            continue;
+        /* The values share store; one that does not fit whole is cut, never a neighbour. */
+        size_t len = f->str ? strlen(f->str) : 0, room = sizeof(c->store) - used;
+        if (room == 0) {
+            f->str = "";
+            continue;
+        }
+        if (len > room - 1)
+            len = room - 1;
+        if (len)
+            memcpy(c->store + used, fields[i].str, len);
+        c->store[used + len] = '\0';
+        f->str = c->store + used;
+        used += len + 1;
+    }
+}
+
+void log_ctx_clear(void)
+{
+    thread_ctx.n = 0;
+}
+
 static void timestamp(char *out, size_t len)
 {
     struct timespec ts;
@@ -61,7 +106,7 @@ static void timestamp(char *out, size_t len)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, len - n, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+    snprintf(out + n, len - n, ".%09ldZ", (long)ts.tv_nsec);
 }
 
 static int field_cmp(const void *a, const void *b)
@@ -70,11 +115,22 @@ static int field_cmp(const void *a, const void *b)
     return strcmp((*fa)->key, (*fb)->key);
 }
 
+/* logfmt quotes a value that is empty or holds a space, a control byte, '"' or '='. */
+static int needs_quotes(const char *s)
+{
+    if (!s || !*s)
+        return 1;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == '"' || *p == '=' || *p == 0x7f)
+            return 1;
+    return 0;
+}
+
 static void add_value(struct hbuf *line, const struct log_field *f, int json)
 {
     switch (f->type) {
     case LOG_FIELD_STR:
-        if (!json && f->str && f->str[0] && !strpbrk(f->str, " \"=\n\t")) {
+        if (!json && !needs_quotes(f->str)) {
             hbuf_adds(line, f->str);
         } else {
             hbuf_addc(line, '"');
@@ -94,49 +150,81 @@ static void add_value(struct hbuf *line, const struct log_field *f, int json)
     }
 }
 
+/* The text message stays on its line: line breaks in it are written as \n and \r. */
+static void add_text_msg(struct hbuf *line, const char *msg)
+{
+    const char *p = msg, *brk;
+    while ((brk = strpbrk(p, "\r\n")) != NULL) {
+        hbuf_add(line, p, (size_t)(brk - p));
+        hbuf_adds(line, *brk == '\n' ? "\\n" : "\\r");
+        p = brk + 1;
+    }
+    hbuf_adds(line, p);
+}
+
+static int has_key(const struct log_field *fields, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(fields[i].key, key) == 0)
+            return 1;
+    return 0;
+}
+
+static void add_json(struct hbuf *line, enum log_level level, const char *msg, const char *ts,
+                     const struct log_field **sorted, size_t n)
+{
+    qsort(sorted, n, sizeof(sorted[0]), field_cmp);
+    /* logrus prints level, msg and time among the other keys in sorted order. */
+    const char *fixed_keys[] = {"level", "msg", "time"};
+    const char *fixed_vals[] = {level_names[level], msg, ts};
+    size_t fi = 0, si = 0;
+    int first = 1;
+    hbuf_addc(line, '{');
+    while (fi < 3 || si < n) {
+        int take_fixed = si >= n || (fi < 3 && strcmp(fixed_keys[fi], sorted[si]->key) <= 0);
+        hbuf_adds(line, first ? "\"" : ",\"");
+        first = 0;
+        if (take_fixed) {
+            hbuf_add_json_escaped(line, fixed_keys[fi]);
+            hbuf_adds(line, "\":\"");
+            hbuf_add_json_escaped(line, fixed_vals[fi]);
+            hbuf_addc(line, '"');
+            fi++;
+        } else {
+            hbuf_add_json_escaped(line, sorted[si]->key);
+            hbuf_adds(line, "\":");
+            add_value(line, sorted[si], 1);
+            si++;
+        }
+    }
+    hbuf_addc(line, '}');
+}
+
 static void emit(enum log_level level, const char *msg, const struct log_field *fields, size_t n)
 {
     char ts[40];
     struct hbuf line;
-    /* At most 64 fields are printed; logs never need more. */
-    const struct log_field *sorted[64];
-    if (n > 64)
-        n = 64;
+    const struct log_field *all[LOG_FIELDS_MAX + LOG_CTX_MAX_FIELDS];
+    const struct log_ctx *ctx = &thread_ctx;
+    size_t nall = 0;
+    if (n > LOG_FIELDS_MAX)
+        n = LOG_FIELDS_MAX;
     for (size_t i = 0; i < n; i++)
-        sorted[i] = &fields[i];
+        all[nall++] = &fields[i];
+    for (size_t i = 0; i < ctx->n; i++)
+        if (!has_key(fields, n, ctx->fields[i].key))
+            all[nall++] = &ctx->fields[i];
     timestamp(ts, sizeof(ts));
     hbuf_init(&line, LOG_LINE_MAX);
+    hbuf_reserve(&line, LOG_LINE_RESERVE);
     if (log_fmt == LOG_FORMAT_JSON) {
-        qsort(sorted, n, sizeof(sorted[0]), field_cmp);
-        /* logrus prints level, msg and time among the other keys in sorted order. */
-        const char *fixed_keys[] = {"level", "msg", "time"};
-        const char *fixed_vals[] = {level_names[level], msg, ts};
-        size_t fi = 0, si = 0;
-        int first = 1;
-        hbuf_addc(&line, '{');
-        while (fi < 3 || si < n) {
-            int take_fixed = si >= n || (fi < 3 && strcmp(fixed_keys[fi], sorted[si]->key) <= 0);
-            hbuf_adds(&line, first ? "\"" : ",\"");
-            first = 0;
-            if (take_fixed) {
-                hbuf_add_json_escaped(&line, fixed_keys[fi]);
-                hbuf_adds(&line, "\":\"");
-                hbuf_add_json_escaped(&line, fixed_vals[fi]);
-                hbuf_addc(&line, '"');
-                fi++;
-            } else {
-                hbuf_add_json_escaped(&line, sorted[si]->key);
-                hbuf_adds(&line, "\":");
-                add_value(&line, sorted[si], 1);
-                si++;
-            }
-        }
-        hbuf_addc(&line, '}');
+        add_json(&line, level, msg, ts, all, nall);
     } else {
-        hbuf_addf(&line, "%s %s %s", ts, level_text[level], msg);
-        for (size_t i = 0; i < n; i++) {
-            hbuf_addf(&line, " %s=", sorted[i]->key);
-            add_value(&line, sorted[i], 0);
+        hbuf_addf(&line, "%s %s ", ts, level_text[level]);
+        add_text_msg(&line, msg);
+        for (size_t i = 0; i < nall; i++) {
+            hbuf_addf(&line, " %s=", all[i]->key);
+            add_value(&line, all[i], 0);
         }
     }
     if (line.len == 0 || hbuf_addc(&line, '\n')) {

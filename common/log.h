@@ -3,8 +3,14 @@
  * before evaluating their arguments. Each line is written with a single write(2), so lines from
  * several threads never interleave. Never log tokens or secret data.
  *
- * Text:  2026-11-25T18:20:07.123Z INFO  reconcile done topology=ns/name took_ms=3
- * JSON:  {"level":"info","msg":"reconcile done","time":"2026-11-25T18:20:07.123Z","took_ms":3,...}
+ * Times are RFC 3339 in UTC with nanoseconds (always nine digits). A line carries its own fields
+ * and then those of the writing thread's context (log_ctx_set), such as the Topology a worker
+ * reconciles:
+ *
+ * Text:  2026-11-25T18:20:07.123456789Z INFO  Created Deployment ns/a took_ms=3 controller=topology
+ *        namespace=ns name=shop reconcileID=0f8e...          (one line; logfmt quoting of values)
+ * JSON:  {"controller":"topology","level":"info","msg":"Created Deployment ns/a","name":"shop",...
+ *        "time":"2026-11-25T18:20:07.123456789Z"}            (one object per line, keys sorted)
  */
 #ifndef HO11Y_COMMON_LOG_H
 #define HO11Y_COMMON_LOG_H
@@ -46,6 +52,21 @@ void log__write(enum log_level level, const char *fmt, ...) __attribute__((forma
  * logrus does). `fields` is borrowed. Thread-safe.
  */
 void log_kv(enum log_level level, const char *msg, const struct log_field *fields, size_t nfields);
+
+/* The most fields a thread's log context holds, and the bytes its string values share. */
+#define LOG_CTX_MAX_FIELDS 6
+#define LOG_CTX_MAX_BYTES  512
+
+/**
+ * Sets the calling thread's log context: until log_ctx_clear, every line this thread writes
+ * carries these fields after its own (a key the line has itself is not repeated). Replaces any
+ * context set before. At most LOG_CTX_MAX_FIELDS fields are kept; string values are copied, cut
+ * so that all fit in LOG_CTX_MAX_BYTES; keys are borrowed and must outlive the context (string
+ * literals). Thread-local: no lock, no allocation.
+ */
+void log_ctx_set(const struct log_field *fields, size_t nfields);
+/** Forgets the calling thread's log context (a no-op without one). */
+void log_ctx_clear(void);
 
 #define LOG_AT(lvl, ...)                                                                           \
     do {                                                                                           \

@@ -932,6 +932,29 @@ static enum op_result finish(struct rc *rc, const struct topology *t, const cJSO
     return OP_RESULT_SUCCESS;
 }
 
+/*
+ * Every line logged while this thread reconciles key (here or in the layers below, such as the
+ * Kubernetes client) carries the controller, the Topology's namespace and name, and a
+ * reconcileID: a random version-4 UUID, new for each reconcile, as controller-runtime logs.
+ */
+static void log_context_begin(const char *key)
+{
+    char hex[33], id[37], ns[64] = "";
+    const char *slash = strchr(key, '/'), *name = slash ? slash + 1 : key;
+    kube_rand_hex(hex, 16);
+    /* xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx, V one of 8 9 a b (the RFC 4122 variant). */
+    int v = hex[16] <= '9' ? hex[16] - '0' : hex[16] - 'a' + 10;
+    hex[12] = '4';
+    hex[16] = "89ab"[v & 3];
+    snprintf(id, sizeof(id), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+             hex + 20);
+    if (slash)
+        snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+    const struct log_field fields[] = {LOG_STR("controller", "topology"), LOG_STR("namespace", ns),
+                                       LOG_STR("name", name), LOG_STR("reconcileID", id)};
+    log_ctx_set(fields, sizeof(fields) / sizeof(fields[0]));
+}
+
 enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, const char *key,
                             int64_t *after_ms)
 {
@@ -942,6 +965,7 @@ enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, c
     enum op_result result = OP_RESULT_SUCCESS;
     char err[1024];
     *after_ms = 0;
+    log_context_begin(key);
     field_errors_init(&errs);
     hbuf_init(&rc.conflicts, 64 * 1024);
     kube_informer_get(ctl->topologies, key, copy_topology, &rc.topo);
@@ -992,5 +1016,6 @@ out:
     op_topology_free(rc.topo);
     hbuf_cleanup(&rc.conflicts);
     free(rc.reported);
+    log_ctx_clear();
     return result;
 }
