@@ -138,12 +138,15 @@ class Admin:
             self.unpaused.wait(1.0)
 
     # ---- request log --------------------------------------------------------------------------
-    def log(self, user, verb, path, code, duration, resource=""):
+    def log(self, user, verb, path, code, duration, resource="", admission=None):
         if self.log_file is None:
             return
         line = '{"time":"%s","user":%s,"verb":"%s","resource":%s,"path":%s,"code":%d,' \
-               '"duration":%.6f}\n' % (util.now_micro(), json.dumps(user), verb,
-                                       json.dumps(resource), json.dumps(path), code, duration)
+               '"duration":%.6f%s}\n' % (
+                   util.now_micro(), json.dumps(user), verb, json.dumps(resource),
+                   json.dumps(path), code, duration,
+                   ',"admission":' + json.dumps(admission, separators=(",", ":"))
+                   if admission else "")
         with self.log_lock:
             self.log_buf.append(line)
 

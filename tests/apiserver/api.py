@@ -534,6 +534,7 @@ class ResourceAPI:
                 causes += crdmod.validate(obj)
             if causes:
                 raise errors.invalid_for(rt, name, causes)
+            self.app.admission.validate(ctx, obj, None)
             existing = self.store.get(rt.storage_key, ns, name)
             if existing is not None:
                 raise errors.already_exists(
@@ -678,6 +679,7 @@ class ResourceAPI:
             causes += crdmod.validate(new, old)
         if causes:
             raise errors.invalid_for(rt, name, causes)
+        self.app.admission.validate(ctx, new, old)
         if not managed_ready:
             ssa.track_update(old, new, ctx.manager, rt.api_version, self.typer(rt), sub)
         if not m.get("managedFields"):

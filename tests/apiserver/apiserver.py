@@ -2,6 +2,7 @@
 """Kubernetes API server stand-in for tests (see README.md in this folder).
 
   apiserver.py serve   --state-dir DIR [--port N] [--rbac] [--ready-delay SECONDS]
+                       [--enable-admission-plugins NAME[,NAME...]]
   apiserver.py token   --state-dir DIR --service-account NAMESPACE/NAME
   apiserver.py admin   --state-dir DIR ACTION [options]
   apiserver.py summary --state-dir DIR [--log FILE] [--since TIME] [--json]
@@ -21,6 +22,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import admin as adminmod  # noqa: E402
+import admission as admissionmod  # noqa: E402
 import auth  # noqa: E402
 
 
@@ -52,7 +54,8 @@ def cmd_serve(args):
         except (OSError, ValueError):
             pass
     stop = threading.Event()
-    srv, app, flusher, url = server.run(state_dir, port, args.rbac, args.ready_delay, stop)
+    srv, app, flusher, url = server.run(state_dir, port, args.rbac, args.ready_delay, stop,
+                                        args.admission_plugins)
 
     def on_signal(signum, frame):
         stop.set()
@@ -152,6 +155,11 @@ def main(argv=None):
     s.add_argument("--port", type=int, default=None)
     s.add_argument("--rbac", action="store_true")
     s.add_argument("--ready-delay", type=float, default=1.0)
+    s.add_argument("--enable-admission-plugins", action="append", default=[],
+                   metavar="NAME[,NAME...]",
+                   help="admission plugins to enable, as kube-apiserver's flag (comma-separated, "
+                   "repeatable); only OwnerReferencesPermissionEnforcement is implemented, and "
+                   "it checks only requests authorized by --rbac")
     t = sub.add_parser("token", help="print a service-account token")
     t.add_argument("--state-dir", required=True)
     t.add_argument("--service-account", required=True)
@@ -177,6 +185,10 @@ def main(argv=None):
     if args.cmd == "serve":
         if args.ready_delay < 0:
             p.error("--ready-delay must be >= 0")
+        try:
+            args.admission_plugins = admissionmod.parse_plugins(args.enable_admission_plugins)
+        except ValueError as e:
+            p.error(str(e))
         return cmd_serve(args)
     if args.cmd == "token":
         return cmd_token(args)

@@ -155,10 +155,11 @@ class Server:
     admin_timeout = 30
 
     def __init__(self, rbac=False, ready_delay=0.2, state_dir=None, port=None,
-                 prefix="apiserver-test-"):
+                 prefix="apiserver-test-", admission_plugins=None):
         self.own_dir = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix=prefix)
         self.rbac = rbac
+        self.admission_plugins = admission_plugins  # --enable-admission-plugins (a string)
         self.ready_delay = ready_delay
         self.port = port
         self.proc = None
@@ -172,6 +173,8 @@ class Server:
             args += ["--port", str(self.port)]
         if self.rbac:
             args.append("--rbac")
+        if self.admission_plugins:
+            args += ["--enable-admission-plugins", self.admission_plugins]
         self.proc, self.url = launch(args, self.output, timeout)
         if self.url is None:
             self.stop()
@@ -387,10 +390,12 @@ class ServerTestCase(unittest.TestCase):
 
     rbac = False
     ready_delay = 0.2
+    admission_plugins = None
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(rbac=cls.rbac, ready_delay=cls.ready_delay).start()
+        cls.server = Server(rbac=cls.rbac, ready_delay=cls.ready_delay,
+                            admission_plugins=cls.admission_plugins).start()
         cls.c = cls.server.client()
         cls.home = tempfile.mkdtemp(prefix="apiserver-kube-")
 

@@ -28,7 +28,7 @@ class BadRequestLine(Exception):
 
 class Request:
     __slots__ = ("method", "target", "path", "query", "headers", "body", "too_large", "user",
-                 "body_error")
+                 "body_error", "admission_checks")
 
     def __init__(self, method, target, headers):
         self.method = method
@@ -45,6 +45,7 @@ class Request:
         self.too_large = False
         self.user = None
         self.body_error = None
+        self.admission_checks = None  # the authorization checks admission plugins made
 
 
 class Conn:

@@ -13,6 +13,7 @@ import time
 import traceback
 
 import admin as adminmod
+import admission as admissionmod
 import api as apimod
 import auth
 import crd as crdmod
@@ -115,9 +116,10 @@ def parse_resource_path(method, path, query):
 
 
 class App:
-    def __init__(self, state_dir, rbac_enabled=False, ready_delay=1.0):
+    def __init__(self, state_dir, rbac_enabled=False, ready_delay=1.0, admission_plugins=()):
         self.state_dir = state_dir
         self.rbac = rbac_enabled
+        self.admission = admissionmod.Admission(self, admission_plugins)
         self.port = 0
         self.store = Store(os.path.join(state_dir, "state.json"))
         loaded = self.store.load()
@@ -334,7 +336,7 @@ class App:
         user = note["user"]
         self.admin.log(user.name if user is not None else "", note["verb"],
                        req.target.split("?")[0], resp.code, time.monotonic() - started,
-                       note["resource"])
+                       note["resource"], req.admission_checks)
         if not resp.streamed:
             if conn.chunked:
                 conn.broken = True
@@ -352,6 +354,7 @@ class App:
         if user is None:
             raise errors.unauthorized()
         note["user"] = user
+        req.user = user
         if path.startswith("/_admin/"):
             if not user.admin:
                 raise errors.forbidden('forbidden: User "%s" cannot %s path "%s"'
@@ -592,11 +595,11 @@ class CycleCollector(threading.Thread):
             gc.freeze()
 
 
-def run(state_dir, port, rbac_enabled, ready_delay, stop_event):
+def run(state_dir, port, rbac_enabled, ready_delay, stop_event, admission_plugins=()):
     """Start serving; returns (server, app, flusher) once the socket listens."""
     os.makedirs(state_dir, exist_ok=True)
     ca, crt, key = auth.ensure_certs(state_dir)
-    app = App(state_dir, rbac_enabled, ready_delay)
+    app = App(state_dir, rbac_enabled, ready_delay, admission_plugins)
     gc.collect()
     gc.freeze()  # the loaded state, OpenAPI documents, modules: there for the whole run
     CycleCollector().start()
