@@ -69,8 +69,9 @@ def json_stream(text):
 class Cluster:
     """One stand-in plus kubectl/helm environments pointing at it."""
 
-    def __init__(self, rbac=False, ready_delay=0.3):
-        self.server = harness.Server(rbac=rbac, ready_delay=ready_delay).start(timeout=60)
+    def __init__(self, rbac=False, ready_delay=0.3, admission_plugins=None):
+        self.server = harness.Server(rbac=rbac, ready_delay=ready_delay,
+                                     admission_plugins=admission_plugins).start(timeout=60)
         self.home = tempfile.mkdtemp(prefix="ho11y-e2e-home-")
         self.kubeconfig = self.server.kubeconfig
 
@@ -137,10 +138,11 @@ def find(objs, kind, name=None):
 
 class ClusterTestCase(unittest.TestCase):
     rbac = False
+    admission_plugins = None  # the stand-in's --enable-admission-plugins
 
     @classmethod
     def setUpClass(cls):
-        cls.cluster = Cluster(rbac=cls.rbac)
+        cls.cluster = Cluster(rbac=cls.rbac, admission_plugins=cls.admission_plugins)
         cls.tmp = tempfile.mkdtemp(prefix="ho11y-e2e-")
 
     @classmethod

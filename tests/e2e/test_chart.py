@@ -21,6 +21,7 @@ RELEASE = "ho11y-operator"
 WATCHED_RULES = {
     ("ho11y.dev", "topologies", ""): {"get", "list", "watch"},
     ("ho11y.dev", "topologies/status", ""): {"patch"},
+    ("ho11y.dev", "topologies/finalizers", ""): {"update"},
     ("apps", "deployments", ""): {"get", "list", "watch", "create", "update", "delete"},
     ("", "services", ""): {"get", "list", "watch", "create", "update", "delete"},
     ("", "configmaps", ""): {"get", "list", "watch", "create", "update", "delete"},

@@ -24,6 +24,7 @@ APP = "example-app"
 SA_USER = "system:serviceaccount:%s:%s" % (NS, RELEASE)
 CHILD_KINDS = "deployments,services,configmaps,serviceaccounts"
 MANAGED = "app.kubernetes.io/managed-by=ho11y-operator"
+OWNER_REFS = "OwnerReferencesPermissionEnforcement"
 SAMPLE = os.path.join(EXAMPLES, "xray-sample.yaml")
 # kubectl verbs of the request log for the HTTP methods the operator sends.
 VERB_OF = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -66,9 +67,11 @@ class PodWatch:
 
 
 class OperatorOnCluster(e2elib.ClusterTestCase):
-    """Helpers: the release's rendered objects, its pods run as processes, the request log."""
+    """Helpers: the release's rendered objects, its pods run as processes, the request log.
+    The cluster enforces RBAC and owner-reference permissions (as OpenShift does)."""
 
     rbac = True
+    admission_plugins = OWNER_REFS
 
     def setUp(self):
         self.pods = []
@@ -359,12 +362,21 @@ class InstallTest(OperatorOnCluster):
         self.assertEqual(sorted(live), sorted([("Deployment", n) for n in deployments[:3]] +
                                               [("Service", n) for n in deployments[:3]]))
 
-        # Every permission of the chart was used, and nothing it lacks was tried.
+        # Every permission of the chart was used, and nothing it lacks was tried. A permission
+        # is used by a request to it, or when the API server checked it for a request and it
+        # was needed: the stand-in logs the checks of OwnerReferencesPermissionEnforcement
+        # (update on topologies/finalizers, for each child's blocking ownerReference).
         reqs = self.requests()
         self.assertEqual([r for r in reqs if r["code"] in (401, 403)], [])
         used = {}
         for r in reqs:
             used.setdefault(r["resource"], set()).add(r["verb"])
+            for a in r.get("admission") or []:
+                if a["allowed"]:
+                    used.setdefault(a["resource"], set()).add(a["verb"])
+        checked = {(a["verb"], a["group"], a["resource"]) for r in reqs
+                   for a in r.get("admission") or [] if a["allowed"]}
+        self.assertIn(("update", "ho11y.dev", "topologies/finalizers"), checked)
         for role in [o for o in objs if o["kind"] in ("ClusterRole", "Role")]:
             for rule in role["rules"]:
                 for res in rule["resources"]:

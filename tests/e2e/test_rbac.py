@@ -2,7 +2,10 @@
 ClusterRole or leader-election Role patched with kubectl), the operator, run as the chart's pod
 against the stand-in with RBAC enforced, fails with a 403 in its log that names the verb and the
 resource it was refused, and the failure shows where a user looks (the Topology's status, the
-readiness probe). test_install.py shows the complete set is enough and every rule is used."""
+readiness probe). The cluster enforces owner-reference permissions too (as OpenShift does): without
+update on topologies/finalizers, which the operator never requests, the API server refuses every
+child (each one's ownerReference blocks the Topology's deletion). test_install.py shows the
+complete set is enough and every rule is used."""
 
 import json
 import re
@@ -15,6 +18,9 @@ from test_install import NS, RELEASE, OperatorOnCluster
 
 FORBIDDEN = (r'403 Forbidden: [^:]* is forbidden: User "system:serviceaccount:%s:%s" cannot '
              r'%s resource "%s" in API group "%s"')
+# The refusal of OwnerReferencesPermissionEnforcement (the cluster enforces it, as OpenShift).
+BLOCK_REFUSED = ("cannot set blockOwnerDeletion if an ownerReference refers to a resource you "
+                 "can't set finalizers on: , <nil>")
 
 
 class MinimalRbacTest(OperatorOnCluster):
@@ -56,14 +62,16 @@ class MinimalRbacTest(OperatorOnCluster):
         args = ["-n", NS] if kind == "Role" else []
         self.cluster.kubectl("replace", "-f", "-", *args, input=json.dumps(role))
 
-    def run_case(self, ns, group, resource, verb, kind="ClusterRole", name=RELEASE):
+    def run_case(self, ns, group, resource, verb, kind="ClusterRole", name=RELEASE, want=None):
+        """want: the refusal expected in the log (a regular expression), when it is not the
+        403 of RBAC refusing the request itself."""
         c = self.cluster
         self.remove(kind, name, resource, verb)
         c.kubectl("apply", "-f", "-", input=self.sample.replace("example-app", ns))
         pod = e2elib.Pod(c, find(self.objs, "Deployment", RELEASE), "rbac-" + ns,
                          self.tmp).start()
         self.pods.append(pod)
-        want = re.compile(FORBIDDEN % (NS, RELEASE, verb, resource, group))
+        want = re.compile(want or FORBIDDEN % (NS, RELEASE, verb, resource, group))
         def refused():
             if not pod.running():
                 self.fail("operator exited:\n" + pod.log())
@@ -94,6 +102,36 @@ class MinimalRbacTest(OperatorOnCluster):
         self.assertIn('cannot create resource "deployments" in API group "apps"', r["message"])
         self.assertEqual(self.cluster.kubectl("get", "deployments", "-n", "rbac-deploy", "-o",
                                               "name").stdout, "")
+        self.stop_pods([pod])
+
+    def test_update_topology_finalizers(self):
+        # No request goes to topologies/finalizers; without update on it, the API server refuses
+        # every child, whose ownerReference blocks the Topology's deletion.
+        want = (r'403 Forbidden: (serviceaccounts|configmaps|services|deployments\.apps) '
+                r'"[^"]+" is forbidden: ' + re.escape(BLOCK_REFUSED))
+        pod = self.run_case("rbac-finalizers", "ho11y.dev", "topologies/finalizers", "update",
+                            want=want)
+
+        def reported():
+            _, conds = self.status("rbac-finalizers")
+            r = conds.get("Reconciled")
+            return r if r and r["reason"] == "ApiError" else None
+        r = self.cluster.wait_for(reported, 30, "Reconciled=False ApiError")
+        self.assertEqual(r["status"], "False")
+        self.assertIn(BLOCK_REFUSED, r["message"])
+        self.assertEqual(self.children("rbac-finalizers"), {})
+        # The refusals were 403s of create requests (the admission check, not RBAC, refused).
+        refused = [x for x in self.requests() if x["code"] == 403 and
+                   "/namespaces/rbac-finalizers/" in x["path"]]
+        self.assertTrue(refused)
+        self.assertEqual({x["verb"] for x in refused}, {"create"})
+        for x in refused:
+            self.assertEqual([(a["resource"], a["allowed"]) for a in x["admission"]],
+                             [("*/finalizers", False), ("topologies/finalizers", False)], x)
+        # Nothing crashed: the operator stays live and ready, and stops cleanly.
+        self.assertTrue(pod.running())
+        self.assertTrue(pod.probe("livenessProbe"))
+        self.assertTrue(pod.probe("readinessProbe"))
         self.stop_pods([pod])
 
     def test_patch_topology_status(self):

@@ -65,7 +65,10 @@ the Topology itself is being deleted; status is written with a merge patch on th
 subresource. Children are
 listed and watched by label, created, read when a create finds the name taken, updated with the
 live resourceVersion and deleted when no longer desired. Events are created, and patched when
-the same event repeats.
+the same event repeats. Update on topologies/finalizers is never requested: the API server checks
+it when a child's ownerReference sets blockOwnerDeletion (every child's does), on clusters that
+enforce owner-reference permissions (admission plugin OwnerReferencesPermissionEnforcement, as
+on OpenShift), and refuses the child's create without it.
 */}}
 {{- define "ho11y-operator.rules" -}}
 - apiGroups: ["ho11y.dev"]
@@ -74,6 +77,9 @@ the same event repeats.
 - apiGroups: ["ho11y.dev"]
   resources: ["topologies/status"]
   verbs: ["patch"]
+- apiGroups: ["ho11y.dev"]
+  resources: ["topologies/finalizers"]
+  verbs: ["update"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "create", "update", "delete"]
