@@ -17,10 +17,10 @@
 #include "kube/kube_client.h"
 #include "kube/kube_util.h"
 #include "test.h"
+#include "test_httpd.h"
 
 struct server {
-    struct MHD_Daemon *d;
-    int port;
+    struct test_httpd http;
     atomic_int requests;
     atomic_int fail_first; /* "flaky": this many 429s with Retry-After: 1 before a 200 */
 };
@@ -43,14 +43,10 @@ static const char *const ok_body = "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *body,
                               const char *retry_after)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-                                                             MHD_RESPMEM_PERSISTENT);
-    MHD_add_response_header(r, "Content-Type", "application/json");
+    struct MHD_Response *r = test_httpd_response("application/json", body);
     if (retry_after)
         MHD_add_response_header(r, "Retry-After", retry_after);
-    enum MHD_Result ret = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
-    return ret;
+    return test_httpd_queue(c, code, r);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -77,23 +73,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void server_start(void)
 {
     memset(&srv, 0, sizeof(srv));
-    srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, NULL,
-                             MHD_OPTION_END);
-    CHECK(srv.d != NULL);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.d, MHD_DAEMON_INFO_BIND_PORT);
-    CHECK(info != NULL);
-    srv.port = info->port;
+    test_httpd_start(&srv.http, 0, handle, NULL);
 }
 
 static void server_stop(void)
 {
-    MHD_stop_daemon(srv.d);
+    test_httpd_stop(&srv.http);
 }
 
 static struct kube_client *client_for(const char *token, const char *token_file)
 {
     struct kube_config cfg = {0};
-    cfg.server = xasprintf("http://127.0.0.1:%d", srv.port);
+    cfg.server = test_httpd_url(&srv.http);
     cfg.token = xstrdup(token);
     cfg.token_file = xstrdup(token_file);
     struct kube_client *c = NULL;

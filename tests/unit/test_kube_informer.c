@@ -8,16 +8,13 @@
  * gives the whole cache and deletes what the server no longer has. Every request is logged,
  * with what the informer reported at the moment it arrived, before it is answered.
  */
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "common/alloc.h"
@@ -26,6 +23,7 @@
 #include "kube/kube_informer.h"
 #include "kube/kube_util.h"
 #include "test.h"
+#include "test_httpd.h"
 
 #define NS        "shop"
 #define PAGE_SIZE 2
@@ -62,8 +60,7 @@ struct note {
 };
 
 struct server {
-    struct MHD_Daemon *d;
-    int port;
+    struct test_httpd http;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct kube_informer *inf;
@@ -89,16 +86,6 @@ struct server {
 static struct server srv;
 
 /* ---- the server ---- */
-
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *body)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-                                                             MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    enum MHD_Result ret = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
-    return ret;
-}
 
 static const char *const status_500 =
     "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
@@ -237,7 +224,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     pthread_mutex_unlock(&srv.lock);
 
     if (body) {
-        enum MHD_Result ret = answer(c, l.code, body);
+        enum MHD_Result ret = test_httpd_reply(c, l.code, "application/json", body);
         free(body);
         return ret;
     }
@@ -245,9 +232,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, watch_read, sent, free);
     MHD_add_response_header(r, "Content-Type", "application/json");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ret;
+    return test_httpd_queue(c, MHD_HTTP_OK, r);
 }
 
 static void server_start(void)
@@ -256,15 +241,7 @@ static void server_start(void)
     pthread_mutex_init(&srv.lock, NULL);
     pthread_cond_init(&srv.cond, NULL);
     snprintf(srv.list_rv, sizeof(srv.list_rv), "100");
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-                             NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                             MHD_OPTION_END);
-    CHECK(srv.d != NULL);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.d, MHD_DAEMON_INFO_BIND_PORT);
-    CHECK(info != NULL);
-    srv.port = info->port;
+    test_httpd_start(&srv.http, MHD_USE_THREAD_PER_CONNECTION, handle, NULL);
 }
 
 /* Sets the collection to the objects "name=value" in names (in name order) at rv. */
@@ -473,7 +450,7 @@ static void fixture_start(struct fixture *f)
     kube_global_init();
     server_start();
     struct kube_config cfg = {0};
-    cfg.server = xasprintf("http://127.0.0.1:%d", srv.port);
+    cfg.server = test_httpd_url(&srv.http);
     cfg.token = xstrdup("t");
     char err[256];
     f->client = NULL;
@@ -503,7 +480,7 @@ static void fixture_stop(struct fixture *f)
     pthread_mutex_unlock(&srv.lock);
     kube_informer_free(f->inf);
     kube_client_free(f->client);
-    MHD_stop_daemon(srv.d);
+    test_httpd_stop(&srv.http);
     free(srv.watch_event);
     pthread_cond_destroy(&srv.cond);
     pthread_mutex_destroy(&srv.lock);

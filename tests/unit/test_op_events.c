@@ -7,27 +7,24 @@
  * most 4096 and forgets the least recently sent one first; op_events_forget forgets one
  * Topology's events and no other's.
  */
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "api/constants.h"
 #include "common/alloc.h"
-#include "common/buf.h"
 #include "kube/kube_client.h"
 #include "kube/kube_map.h"
 #include "kube/kube_util.h"
 #include "op_cache.h"
 #include "op_events.h"
 #include "test.h"
+#include "test_httpd.h"
 
 /* The recorder's table size (DEDUP_MAX in op_events.c), which its contract does not name. */
 #define EVENTS_REMEMBERED 4096
@@ -42,8 +39,7 @@ struct logged {
 };
 
 struct server {
-    struct MHD_Daemon *d;
-    int port;
+    struct test_httpd http;
     pthread_mutex_t lock;
     struct logged *log;
     size_t nlog, cap;
@@ -53,16 +49,6 @@ struct server {
 static struct server srv;
 
 /* ---- the server ---- */
-
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *body)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-                                                             MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    enum MHD_Result ret = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
-    return ret;
-}
 
 static char *status_body(unsigned code, const char *reason, const char *message)
 {
@@ -143,23 +129,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               const char *method, const char *version, const char *upload,
                               size_t *upload_len, void **req_cls)
 {
-    struct hbuf *in = *req_cls;
-    if (!in) {
-        in = xmalloc(sizeof(*in));
-        hbuf_init(in, 1 << 20);
-        *req_cls = in;
-        return MHD_YES;
-    }
-    if (*upload_len) {
-        if (hbuf_add(in, upload, *upload_len))
-            return MHD_NO;
-        *upload_len = 0;
-        return MHD_YES;
-    }
+    const char *in = NULL;
+    enum MHD_Result more = test_httpd_body(req_cls, upload, upload_len, &in);
+    if (!in)
+        return more;
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     char *body = NULL;
     pthread_mutex_lock(&srv.lock);
-    unsigned code = events_api(method, url, hbuf_str(in), &body);
+    unsigned code = events_api(method, url, in, &body);
     if (srv.nlog == srv.cap) {
         srv.cap = srv.cap ? srv.cap * 2 : 64;
         srv.log = xrealloc(srv.log, srv.cap * sizeof(*srv.log));
@@ -168,23 +145,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     snprintf(l->method, sizeof(l->method), "%s", method);
     l->path = xstrdup(url);
     l->content_type = xstrdup(ct ? ct : "");
-    l->body = xstrdup(hbuf_str(in));
+    l->body = xstrdup(in);
     l->code = code;
     pthread_mutex_unlock(&srv.lock);
-    enum MHD_Result ret = answer(c, code, body);
+    enum MHD_Result ret = test_httpd_reply(c, code, "application/json", body);
     free(body);
     return ret;
-}
-
-static void request_done(void *cls, struct MHD_Connection *c, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    struct hbuf *in = *req_cls;
-    if (in) {
-        hbuf_cleanup(in);
-        free(in);
-        *req_cls = NULL;
-    }
 }
 
 static void log_clear(void)
@@ -204,20 +170,12 @@ static void server_start(void)
     memset(&srv, 0, sizeof(srv));
     pthread_mutex_init(&srv.lock, NULL);
     kube_map_init(&srv.events);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, NULL,
-                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                             MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL, MHD_OPTION_END);
-    CHECK(srv.d != NULL);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.d, MHD_DAEMON_INFO_BIND_PORT);
-    CHECK(info != NULL);
-    srv.port = info->port;
+    test_httpd_start(&srv.http, 0, handle, NULL);
 }
 
 static void server_stop(void)
 {
-    MHD_stop_daemon(srv.d);
+    test_httpd_stop(&srv.http);
     log_clear();
     free(srv.log);
     kube_map_cleanup(&srv.events, free);
@@ -373,7 +331,7 @@ static void topo_init(struct topo *tp, const char *name, unsigned n)
 static struct kube_client *client_new(void)
 {
     struct kube_config cfg = {0};
-    cfg.server = xasprintf("http://127.0.0.1:%d", srv.port);
+    cfg.server = test_httpd_url(&srv.http);
     cfg.token = xstrdup("t");
     struct kube_client *c = NULL;
     char err[256];
