@@ -269,6 +269,7 @@ static void *worker_main(void *arg)
             LOG_DEBUG("Reconcile of topology %s failed; retrying in %lld ms", key, (long long)d);
         }
         LOG_DEBUG("Reconciled topology %s in %.3f s", key, secs);
+        log_ctx_clear(); /* set by op_reconcile */
         kube_queue_done(ctl->queue, key);
         atomic_fetch_sub(&ctl->in_flight, 1);
         free(key);

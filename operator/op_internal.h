@@ -107,7 +107,9 @@ enum op_result { OP_RESULT_SUCCESS, OP_RESULT_ERROR, OP_RESULT_REQUEUE_AFTER };
 
 /**
  * Reconciles the Topology key ("namespace/name") using conn. On OP_RESULT_REQUEUE_AFTER
- * *after_ms says when to look again. Called by the workers; never two calls for one key.
+ * *after_ms says when to look again. Called by the workers; never two calls for one key. It
+ * sets this thread's log context (controller, namespace, name, reconcileID) and leaves it
+ * set, so the worker's own lines about the outcome carry it; the worker clears it.
  */
 enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, const char *key,
                             int64_t *after_ms);

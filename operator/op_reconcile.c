@@ -1016,6 +1016,5 @@ out:
     op_topology_free(rc.topo);
     hbuf_cleanup(&rc.conflicts);
     free(rc.reported);
-    log_ctx_clear();
-    return result;
+    return result; /* the log context stays until the worker is done with the key */
 }

@@ -8,7 +8,7 @@ import json
 import re
 import unittest
 
-from harness import OperatorTest, scaled, topology_yaml, wait_converged, wait_until
+from harness import OperatorTest, topology_yaml, wait_converged, wait_until
 
 CONTEXT = ("controller", "namespace", "name", "reconcileID")
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -51,11 +51,11 @@ class LogsTest(OperatorTest):
         created, converges, gets a second service and converges again. Returns the namespace
         and the log as records, split into the lines before the Topology and those after."""
         ns = self.ns("logs-" + fmt)
-        op = self.start_operator("--log-format", fmt, "--namespace", ns)
+        op = self.start_operator("--log-format", fmt, "--namespace", ns, "--log-level", "debug")
         parse = parse_json if fmt == "json" else parse_text
         first = topology_yaml("shop", ns, ['{name: web}'])
         second = topology_yaml("shop", ns, ['{name: web, calls: [{service: api}]}', '{name: api}'])
-        wait_until(lambda: "Started reconciling" in op.log(), scaled(30),
+        wait_until(lambda: "Started reconciling" in op.log(), 30,
                    what="the operator to start reconciling")
         mark = len(op.log())
         self.kubectl.apply(first)
@@ -99,6 +99,12 @@ class LogsTest(OperatorTest):
         api = created("Deployment", "api")
         self.assertEqual(created("Service", "api"), api)
         self.assertNotEqual(web, api)
+        # The worker's line about the outcome belongs to the reconcile too.
+        done = [r for r in after if r["msg"].startswith("Reconciled topology %s/shop in" % ns)]
+        self.assertTrue(done, [r["msg"] for r in after])
+        for rec in done:
+            self.assertRegex(rec.get("reconcileID", ""), UUID4, rec)
+        self.assertIn(web, [r["reconcileID"] for r in done])
 
     def test_json(self):
         self.check("json")
