@@ -5,7 +5,7 @@
 #      a finding fails the run; it runs niced while the tests wait) + the whole ctest suite
 #   3. ASan+UBSan build + the suite again (the Python-only API server stand-in tests once is enough)
 #   3b. TSan build + the Kubernetes client unit tests and every operator process test
-#   4. each libFuzzer target briefly (FUZZ_SECONDS, default 20), JOBS targets at a time
+#   4. each libFuzzer target briefly (FUZZ_SECONDS, default 10), JOBS targets at a time
 #   5. the container image: built with buildah and checked from the inside (tests/image), and
 #      that check leaves nothing behind when it fails or is stopped (tests/image/test_cleanup.sh)
 # Environment: JOBS (default 2), FUZZ_SECONDS, SKIP_SANITIZERS=1, SKIP_TSAN=1, SKIP_FUZZ=1,
@@ -96,7 +96,7 @@ fi
 
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
     step "fuzzing"
-    JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+    JOBS="$jobs" scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 fi
 # ---- image ----
 # The real Dockerfile built with buildah (the debootstrapped base image is made once and kept),
