@@ -64,13 +64,15 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
  * ?verbose lists the checks when they pass too; ?exclude=<name> (repeatable) leaves a check
  * out; /<endpoint>/<name> runs one check ("ok", or 500 "internal server error: <why>").
  */
-#define HEALTH_CHECKS_MAX 2
-#define HEALTH_BODY_MAX   1024
-#define HEALTH_TEXT       "text/plain; charset=utf-8"
+#define HEALTH_CHECKS_MAX  2
+#define HEALTH_BODY_MAX    1024
+#define HEALTH_TEXT        "text/plain; charset=utf-8"
+
+#define HEALTH_EXCLUDE_MAX 4 /* ?exclude= values looked at; more are ignored */
 
 struct health_query {
     int verbose;
-    const char *exclude[4]; /* names asked to be excluded (borrowed from the connection) */
+    const char *exclude[HEALTH_EXCLUDE_MAX]; /* borrowed from the connection */
     int nexclude;
 };
 
@@ -81,7 +83,7 @@ static enum MHD_Result health_arg(void *cls, enum MHD_ValueKind kind, const char
     (void)kind;
     if (strcmp(key, "verbose") == 0)
         q->verbose = 1;
-    else if (strcmp(key, "exclude") == 0 && value && q->nexclude < 4)
+    else if (strcmp(key, "exclude") == 0 && value && q->nexclude < HEALTH_EXCLUDE_MAX)
         q->exclude[q->nexclude++] = value;
     return MHD_YES;
 }
@@ -113,7 +115,7 @@ static enum MHD_Result health(struct op_http *s, struct MHD_Connection *c, const
     }
     struct health_query q = {0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, health_arg, &q);
-    int failed = 0, used[4] = {0};
+    int failed = 0, used[HEALTH_EXCLUDE_MAX] = {0};
     size_t len = 0;
     for (int i = 0; i < nchecks; i++) {
         int excluded = 0;

@@ -248,17 +248,13 @@ static int try_acquire_or_renew(struct op_leader *l)
     return r == HO11Y_OK;
 }
 
-/* lost: leadership ends because the lease was not renewed (else: on a clean stop). */
-static void set_leading(struct op_leader *l, int leading, int lost)
+/* The callers log why leadership ends: a lease not renewed in time, or a clean stop. */
+static void set_leading(struct op_leader *l, int leading)
 {
     if (atomic_exchange(&l->leading, leading) == leading)
         return;
     if (leading)
         LOG_INFO("Became leader: lease %s/%s held by %s", l->ns, l->name, l->identity);
-    else if (lost)
-        LOG_ERROR("Lost leadership: lease %s/%s", l->ns, l->name);
-    else
-        LOG_INFO("Stopped leading: lease %s/%s", l->ns, l->name);
     if (l->on_change)
         l->on_change(l->ud, leading);
 }
@@ -288,7 +284,7 @@ static void *leader_main(void *arg)
         if (!atomic_load(&l->leading)) {
             if (try_acquire_or_renew(l)) {
                 l->last_renew_ms = kube_now_ms();
-                set_leading(l, 1, 0);
+                set_leading(l, 1);
                 continue;
             }
             /* Retry with jitter (up to half a period, so that a released lease is taken over
@@ -315,7 +311,7 @@ static void *leader_main(void *arg)
             if (kube_now_ms() - l->last_renew_ms >= l->renew_ms) {
                 LOG_ERROR("Lease %s/%s not renewed within %lld ms", l->ns, l->name,
                           (long long)l->renew_ms);
-                set_leading(l, 0, 1);
+                set_leading(l, 0);
                 return NULL; /* no new campaign: the process exits (see on_change) */
             }
             int64_t left = l->renew_ms - (kube_now_ms() - l->last_renew_ms);
@@ -350,7 +346,8 @@ void op_leader_stop(struct op_leader *l)
     pthread_mutex_unlock(&l->lock);
     pthread_join(l->thread, NULL);
     if (atomic_load(&l->leading)) {
-        set_leading(l, 0, 0);
+        LOG_INFO("Stopped leading: lease %s/%s", l->ns, l->name);
+        set_leading(l, 0);
         release(l);
     }
     kube_conn_free(l->conn);

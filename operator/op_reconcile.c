@@ -588,6 +588,15 @@ static void readiness_cleanup(struct readiness *rd)
 #define STATUS_ECHO_WAIT_MS  2000
 #define STATUS_ECHO_RETRY_MS 50
 
+/* Marks (on) or clears the status write of Topology key as postponed (see op_controller_stop). */
+static void set_status_postponed(struct op_controller *ctl, const struct op_topology *t,
+                                 const char *key, int on)
+{
+    pthread_mutex_lock(&ctl->state_lock);
+    op__state_get(ctl, t, key)->status_postponed = on;
+    pthread_mutex_unlock(&ctl->state_lock);
+}
+
 /*
  * Writes the status when it differs from the current one (and from what this process wrote
  * last). *became_ready tells whether Ready turned True. When the write is postponed (see
@@ -632,9 +641,7 @@ static enum ho11y_err write_status(struct rc *rc, const struct op_status_input *
         s->status_postponed = 1;
     pthread_mutex_unlock(&rc->ctl->state_lock);
     if (already || op_status_equal(st, old)) {
-        pthread_mutex_lock(&rc->ctl->state_lock);
-        op__state_get(rc->ctl, rc->topo, rc->key)->status_postponed = 0;
-        pthread_mutex_unlock(&rc->ctl->state_lock);
+        set_status_postponed(rc->ctl, rc->topo, rc->key, 0);
         goto out;
     }
     if (wait > 0) {
@@ -975,9 +982,7 @@ enum op_result op_reconcile(struct op_controller *ctl, struct kube_conn *conn, c
     }
     if (rc.topo->deleting) {
         /* The garbage collector removes the children; no status is written any more. */
-        pthread_mutex_lock(&ctl->state_lock);
-        op__state_get(ctl, rc.topo, key)->status_postponed = 0;
-        pthread_mutex_unlock(&ctl->state_lock);
+        set_status_postponed(ctl, rc.topo, key, 0);
         goto out;
     }
     obj = op_topology_object(rc.topo);

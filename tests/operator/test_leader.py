@@ -136,7 +136,7 @@ class LeaderTest(OperatorTest):
         self.assertEqual(rc, 0, a.log()[-3000:])
         # A clean stop is no loss: nothing in the log says leadership was lost.
         self.assertNotIn("leadership lost", a.log())
-        self.assertNotIn("Lost leadership", a.log())
+        self.assertNotIn("not renewed", a.log())
         self.assertIn("Stopped leading", a.log())
         released = log_times(a, r"Released lease")
         self.assertTrue(released, a.log()[-3000:])
