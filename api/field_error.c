@@ -62,6 +62,10 @@ static int value_omitted(enum field_error_type type)
 
 static void add_v(struct field_errors *list, enum field_error_type type, const char *field,
                   const char *value, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+static void add_v(struct field_errors *list, enum field_error_type type, const char *field,
+                  const char *value, const char *fmt, va_list ap)
 {
     if (list->count == FIELD_ERRORS_MAX) {
         list->dropped++;

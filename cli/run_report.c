@@ -11,6 +11,7 @@
 #include "api/render.h"
 #include "cli/run_internal.h"
 #include "common/buf.h"
+#include "common/units.h"
 
 #define METRICS_MAX ((size_t)4 << 20)
 
@@ -116,7 +117,7 @@ static void parse_answers(const char *text, struct run_codes *c)
         long code = strtol(label + 18, NULL, 10);
         double v = strtod(close + 1, NULL);
         if (code >= 100 && code <= 599 && v >= 0)
-            codes_add(c, code, (long long)v);
+            codes_add(c, code, ho11y_dtoll(v));
     }
 }
 
@@ -152,7 +153,7 @@ long run__load_in_flight(struct run *r)
     if (!p->exited && p->port && get_metrics(p->port, &body) == 0) {
         const char *line = strstr(hbuf_str(&body), "\nho11y_load_in_flight ");
         if (line)
-            v = (long)strtod(line + sizeof(name), NULL);
+            v = (long)ho11y_dtoll(strtod(line + sizeof(name), NULL));
     }
     hbuf_cleanup(&body);
     return v;

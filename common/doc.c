@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "hash.h"
+#include "units.h"
 
 const struct doc_limits doc_limits_default = {
     .max_bytes = 3u << 20, .max_depth = 64, .max_nodes = 200000, .max_scalar = 1u << 20};
@@ -510,4 +511,9 @@ const cJSON *doc_find_path(const cJSON *root, const char *path)
         cur = next;
     }
     return cur;
+}
+
+long long doc_number_ll(const cJSON *v, long long dflt)
+{
+    return cJSON_IsNumber(v) ? ho11y_dtoll(v->valuedouble) : dflt;
 }

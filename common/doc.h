@@ -64,4 +64,10 @@ int doc_line_of(const struct doc *doc, const cJSON *node);
  */
 const cJSON *doc_find_path(const cJSON *root, const char *path);
 
+/**
+ * v's value as a long long (truncated toward zero, saturated at the type's limits) when v is a
+ * number, else dflt. Safe for any parsed input, "1e999" included. Borrowed argument.
+ */
+long long doc_number_ll(const cJSON *v, long long dflt);
+
 #endif

@@ -1,6 +1,8 @@
 #include "units.h"
 
 #include <ctype.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -121,4 +123,16 @@ void ho11y_duration_format(int64_t ns, char *out, unsigned outlen)
     } else {
         snprintf(out, outlen, "%gs", (double)ns / 1e9);
     }
+}
+
+long long ho11y_dtoll(double d)
+{
+    if (isnan(d))
+        return 0;
+    /* 2^63 is exact as a double; LLONG_MAX is not (it rounds up to 2^63). */
+    if (d >= 9223372036854775808.0)
+        return LLONG_MAX;
+    if (d <= -9223372036854775808.0)
+        return LLONG_MIN;
+    return (long long)d;
 }

@@ -27,4 +27,11 @@ enum ho11y_err ho11y_size_parse(const char *s, uint64_t *bytes);
 /** Formats nanoseconds the way Go's Duration.String does ("1.5s", "42ms", "0s"). */
 void ho11y_duration_format(int64_t ns, char *out, unsigned outlen);
 
+/**
+ * d truncated toward zero and saturated into long long's range (infinities included); NaN is 0.
+ * A plain cast of an out-of-range double is undefined behaviour, and doubles read from JSON or
+ * text from elsewhere can hold anything. Pure.
+ */
+long long ho11y_dtoll(double d);
+
 #endif

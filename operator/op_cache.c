@@ -7,6 +7,7 @@
 
 #include "api/constants.h"
 #include "common/alloc.h"
+#include "common/doc.h"
 #include "common/hash.h"
 
 static const char *str_at(const cJSON *obj, const char *key)
@@ -20,7 +21,7 @@ static long long num_at(const cJSON *obj, const char *key, int *present)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (present)
         *present = cJSON_IsNumber(v);
-    return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+    return doc_number_ll(v, 0);
 }
 
 const cJSON *op_controller_ref(const cJSON *obj)

@@ -9,6 +9,7 @@
 
 #include "api/constants.h"
 #include "common/alloc.h"
+#include "common/doc.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "kube/kube_util.h"
@@ -253,7 +254,8 @@ static enum ho11y_err event_patch(struct kube_conn *conn, const char *ns, const 
         return result;
     cJSON *o = cJSON_ParseWithLength(resp.body, resp.body_len);
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "count");
-    *stored = cJSON_IsNumber(c) && c->valuedouble >= 1 ? (long long)c->valuedouble : 1;
+    long long count = doc_number_ll(c, 1);
+    *stored = count >= 1 ? count : 1;
     cJSON_Delete(o);
     return HO11Y_OK;
 }

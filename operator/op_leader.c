@@ -3,11 +3,13 @@
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/doc.h"
 #include "common/log.h"
 #include "kube/kube_util.h"
 
@@ -223,7 +225,10 @@ static int try_acquire_or_renew(struct op_leader *l)
     const char *holder = holder_of(lease);
     const cJSON *spec0 = cJSON_GetObjectItemCaseSensitive(lease, "spec");
     const cJSON *dur = cJSON_GetObjectItemCaseSensitive(spec0, "leaseDurationSeconds");
-    int64_t dur_ms = cJSON_IsNumber(dur) ? (int64_t)(dur->valuedouble * 1000) : l->lease_ms;
+    /* The field is an int32; a value beyond that range is held at its bounds. */
+    long long dur_s = doc_number_ll(dur, 0);
+    dur_s = dur_s > INT32_MAX ? INT32_MAX : dur_s < INT32_MIN ? INT32_MIN : dur_s;
+    int64_t dur_ms = cJSON_IsNumber(dur) ? (int64_t)dur_s * 1000 : l->lease_ms;
     int mine = strcmp(holder, l->identity) == 0;
     if (holder[0] && !mine && l->observed_ms + dur_ms > t) {
         l->expiry_ms = l->observed_ms + dur_ms;

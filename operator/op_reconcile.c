@@ -15,6 +15,7 @@
 #include "api/topology.h"
 #include "common/alloc.h"
 #include "common/buf.h"
+#include "common/doc.h"
 #include "common/log.h"
 #include "kube/kube_util.h"
 #include "op_compare.h"
@@ -168,7 +169,7 @@ static int generation_seen(const struct op_topology *t)
 {
     cJSON *st = t->status ? cJSON_Parse(t->status) : NULL;
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(st, "observedGeneration");
-    int seen = cJSON_IsNumber(g) && (long long)g->valuedouble == t->generation;
+    int seen = cJSON_IsNumber(g) && doc_number_ll(g, 0) == t->generation;
     cJSON_Delete(st);
     return seen;
 }
@@ -737,8 +738,7 @@ static int status_reports_invalid(const char *status, long long generation, cons
     const char *reason = json_str(c, "reason", NULL), *message = json_str(c, "message", NULL);
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(c, "observedGeneration");
     int found = reason && strcmp(reason, OP_REASON_INVALID_SPEC) == 0 && message &&
-                strcmp(message, msg) == 0 && cJSON_IsNumber(g) &&
-                (long long)g->valuedouble == generation;
+                strcmp(message, msg) == 0 && cJSON_IsNumber(g) && doc_number_ll(g, 0) == generation;
     cJSON_Delete(st);
     return found;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/doc.h"
 
 /* The top-level metadata of a list holds a few short strings. */
 #define LIST_META_MAX (64u * 1024)
@@ -114,7 +115,7 @@ enum ho11y_err kube_event_decode(const char *line, size_t len, struct kube_event
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
         const cJSON *reason = cJSON_GetObjectItemCaseSensitive(obj, "reason");
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(obj, "message");
-        ev->code = cJSON_IsNumber(code) ? (long)code->valuedouble : 0;
+        ev->code = (long)doc_number_ll(code, 0);
         ev->reason = cJSON_IsString(reason) ? reason->valuestring : "";
         ev->message = cJSON_IsString(msg) ? msg->valuestring : "";
     } else if (ev->type != KUBE_EVENT_BOOKMARK) {

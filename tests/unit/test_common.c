@@ -1,4 +1,6 @@
 #include <cjson/cJSON.h>
+#include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,27 @@ TEST(sha256)
     char hex[65];
     ho11y_sha256_hex("abc", 3, hex);
     CHECK_STR_EQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(number_conversion_saturates)
+{
+    CHECK_INT_EQ(ho11y_dtoll(410.9), 410);
+    CHECK_INT_EQ(ho11y_dtoll(-7.9), -7);
+    CHECK(ho11y_dtoll(4.155e30) == LLONG_MAX);
+    CHECK(ho11y_dtoll(9223372036854775808.0) == LLONG_MAX);
+    CHECK(ho11y_dtoll(-9223372036854775808.0) == LLONG_MIN);
+    CHECK(ho11y_dtoll(-1e300) == LLONG_MIN);
+    CHECK(ho11y_dtoll(HUGE_VAL) == LLONG_MAX);
+    CHECK_INT_EQ(ho11y_dtoll(NAN), 0);
+    /* The largest double below 2^63 converts exactly. */
+    CHECK(ho11y_dtoll(9223372036854774784.0) == 9223372036854774784LL);
+    cJSON *doc = cJSON_Parse("{\"big\": 1e999, \"n\": 12, \"s\": \"12\"}");
+    CHECK(doc != NULL);
+    CHECK(doc_number_ll(cJSON_GetObjectItem(doc, "big"), 0) == LLONG_MAX);
+    CHECK_INT_EQ(doc_number_ll(cJSON_GetObjectItem(doc, "n"), 0), 12);
+    CHECK_INT_EQ(doc_number_ll(cJSON_GetObjectItem(doc, "s"), -1), -1);
+    CHECK_INT_EQ(doc_number_ll(NULL, 5), 5);
+    cJSON_Delete(doc);
 }
 
 TEST(duration_parse)

@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,12 @@ TEST(event_decode)
     CHECK_INT_EQ(ev.type, KUBE_EVENT_ERROR);
     CHECK_INT_EQ(ev.code, 410);
     CHECK_STR_EQ(ev.reason, "Expired");
+    kube_event_cleanup(&ev);
+    /* A code beyond any integer type saturates instead of overflowing the conversion. */
+    const char *huge = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\","
+                       "\"code\":4155555555555555555555555555550}}";
+    CHECK_INT_EQ(kube_event_decode(huge, strlen(huge), &ev, err, sizeof(err)), HO11Y_OK);
+    CHECK(ev.code == LONG_MAX);
     kube_event_cleanup(&ev);
     const char *bad[] = {"{", "[]", "{\"type\":\"NOPE\",\"object\":{}}",
                          "{\"type\":\"ADDED\",\"object\":3}",
