@@ -52,6 +52,7 @@ struct op_topo_state {
     int64_t status_written_ms;                    /* when (kube_now_ms) */
     int external_conflict; /* a conflict with an object outside the cache: recheck later */
     int status_postponed;  /* a progress-only status change waits for its interval */
+    int error_reported;    /* the ApiError event was sent for the current run of failures */
     /* The children this Topology verified or deleted, in one array (op_state.c): 29 bytes per
      * child, where a map entry and a record per child took about 140. */
     struct op_verified_slot *verified;

@@ -860,6 +860,27 @@ static void report_conflicts(struct rc *rc)
     pthread_mutex_unlock(&rc->ctl->state_lock);
 }
 
+/*
+ * An error that outlasted its retries (the status now says ApiError) is a Warning event, once
+ * for each run of failures: the retries that follow, with whatever errors they meet, add none
+ * (unless the event itself could not be sent), and the next successful reconcile ends the run.
+ */
+static void report_error(struct rc *rc)
+{
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    struct op_topo_state *s = op__state_get(rc->ctl, rc->topo, rc->key);
+    int send = rc->error && !s->error_reported;
+    s->error_reported = rc->error != HO11Y_OK;
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+    if (!send || op_events_record(rc->ctl->events, rc->conn, rc->topo, "Warning",
+                                  OP_REASON_API_ERROR, rc->error_msg) == HO11Y_OK)
+        return;
+    /* Not sent (the API is likely what fails): the next failing retry sends it. */
+    pthread_mutex_lock(&rc->ctl->state_lock);
+    op__state_get(rc->ctl, rc->topo, rc->key)->error_reported = 0;
+    pthread_mutex_unlock(&rc->ctl->state_lock);
+}
+
 static enum op_result finish(struct rc *rc, const struct topology *t, const cJSON *objects,
                              int64_t *after_ms)
 {
@@ -918,6 +939,8 @@ static enum op_result finish(struct rc *rc, const struct topology *t, const cJSO
     }
     if (rc->error != HO11Y_CANCELLED)
         report_conflicts(rc);
+    if (!transient && rc->error != HO11Y_CANCELLED)
+        report_error(rc);
     if (became_ready)
         event(rc, "Normal", OP_REASON_READY, hbuf_str(&rmsg));
     free(grpc);

@@ -138,8 +138,21 @@ class FaultTest(OperatorTest):
         self.assertIsNotNone(self.kubectl.get("service", "stuck", ns))
         t = self.wait_condition(ns, "t", "Reconciled", "False", "ApiError")
         self.assertIn("InternalError", self.condition(t, "Reconciled")["message"])
+        # One Warning event for the run of failures, not one per retry.
+        def api_errors():
+            return [e for e in self.events(ns, "t") if e["reason"] == "ApiError"]
+        wait_until(lambda: api_errors(), 10, 0.1, "the ApiError event")
+        def creates():
+            return len([r for r in self.standin.requests(since=t0)
+                        if r["verb"] == "create" and r["resource"] == "deployments"])
+        retries = creates()
+        wait_until(lambda: creates() >= retries + 2, 30, 0.2, "two more failed tries")
+        evs = api_errors()
+        self.assertEqual([(e["type"], e["count"]) for e in evs], [("Warning", 1)], evs)
+        self.assertIn("InternalError", evs[0]["message"])
         clear_faults(self.standin)
         wait_converged(self, ns, "t", text, timeout=60)
+        self.assertEqual(len(api_errors()), 1)
         self.stop_operator(op)
 
 
