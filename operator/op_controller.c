@@ -493,36 +493,96 @@ static int count_topology(void *ud, const char *key, const void *rec)
     return 0;
 }
 
+struct rest_ctx {
+    struct hbuf *out;
+    const char *host;
+};
+
 static void write_rest_stat(void *ud, const char *method, long code, unsigned long long count)
 {
-    struct hbuf *out = ud;
+    const struct rest_ctx *rc = ud;
     if (code)
-        hbuf_addf(out, "rest_client_requests_total{code=\"%ld\",method=\"%s\"} %llu\n", code,
-                  method, count);
+        hbuf_addf(rc->out,
+                  "rest_client_requests_total{code=\"%ld\",host=\"%s\",method=\"%s\"} %llu\n", code,
+                  rc->host, method, count);
     else
-        hbuf_addf(out, "rest_client_requests_total{code=\"<error>\",method=\"%s\"} %llu\n", method,
-                  count);
+        hbuf_addf(rc->out,
+                  "rest_client_requests_total{code=\"<error>\",host=\"%s\",method=\"%s\"} %llu\n",
+                  rc->host, method, count);
+}
+
+static void write_rest_duration(void *ud, const char *method, const unsigned long long *buckets,
+                                double sum, unsigned long long count)
+{
+    const struct rest_ctx *rc = ud;
+    char labels[512];
+    snprintf(labels, sizeof(labels), "host=\"%s\",verb=\"%s\"", rc->host, method);
+    op_metrics_write_histogram(rc->out, "rest_client_request_duration_seconds", labels,
+                               kube_client_duration_bounds, buckets, KUBE_CLIENT_NBUCKETS, sum,
+                               count);
+}
+
+#define QUEUE_LABELS "controller=\"topology\",name=\"topology\""
+
+/* The work queue's families, client-go's workqueue metrics with controller-runtime's labels. */
+static void write_queue_metrics(struct op_controller *ctl, struct hbuf *out)
+{
+    struct kube_queue_stats qs;
+    kube_queue_get_stats(ctl->queue, &qs);
+    op_metrics_write_header(out, "workqueue_depth", "gauge", "Current depth of workqueue");
+    hbuf_addf(out, "workqueue_depth{" QUEUE_LABELS "} %llu\n", (unsigned long long)qs.depth);
+    op_metrics_write_header(out, "workqueue_adds_total", "counter",
+                            "Total number of adds handled by workqueue");
+    hbuf_addf(out, "workqueue_adds_total{" QUEUE_LABELS "} %llu\n", (unsigned long long)qs.adds);
+    op_metrics_write_header(out, "workqueue_retries_total", "counter",
+                            "Total number of retries handled by workqueue");
+    hbuf_addf(out, "workqueue_retries_total{" QUEUE_LABELS "} %llu\n",
+              (unsigned long long)qs.retries);
+    op_metrics_write_header(out, "workqueue_queue_duration_seconds", "histogram",
+                            "How long in seconds an item stays in workqueue before being "
+                            "requested");
+    op_metrics_write_histogram(out, "workqueue_queue_duration_seconds", QUEUE_LABELS,
+                               kube_queue_bounds, qs.queued.buckets, KUBE_QUEUE_NBUCKETS,
+                               qs.queued.sum, qs.queued.count);
+    op_metrics_write_header(out, "workqueue_work_duration_seconds", "histogram",
+                            "How long in seconds processing an item from workqueue takes");
+    op_metrics_write_histogram(out, "workqueue_work_duration_seconds", QUEUE_LABELS,
+                               kube_queue_bounds, qs.worked.buckets, KUBE_QUEUE_NBUCKETS,
+                               qs.worked.sum, qs.worked.count);
+    op_metrics_write_header(out, "workqueue_unfinished_work_seconds", "gauge",
+                            "How many seconds of work has been done that is in progress and "
+                            "hasn't been observed by work_duration. Large values indicate stuck "
+                            "threads. One can deduce the number of stuck threads by observing "
+                            "the rate at which this increases.");
+    hbuf_addf(out, "workqueue_unfinished_work_seconds{" QUEUE_LABELS "} %.9g\n", qs.unfinished_s);
+    op_metrics_write_header(out, "workqueue_longest_running_processor_seconds", "gauge",
+                            "How many seconds has the longest running processor for workqueue "
+                            "been running.");
+    hbuf_addf(out, "workqueue_longest_running_processor_seconds{" QUEUE_LABELS "} %.9g\n",
+              qs.longest_s);
 }
 
 void op_controller_write_metrics(struct op_controller *ctl, struct hbuf *out)
 {
     op_metrics_write(&ctl->metrics, "topology", out);
-    struct kube_queue_stats qs;
-    kube_queue_get_stats(ctl->queue, &qs);
-    hbuf_addf(out,
-              "# HELP workqueue_depth Current depth of workqueue\n# TYPE workqueue_depth gauge\n"
-              "workqueue_depth{controller=\"topology\",name=\"topology\"} %llu\n"
-              "# HELP workqueue_adds_total Total number of adds handled by workqueue\n"
-              "# TYPE workqueue_adds_total counter\n"
-              "workqueue_adds_total{controller=\"topology\",name=\"topology\"} %llu\n"
-              "# HELP workqueue_retries_total Total number of retries handled by workqueue\n"
-              "# TYPE workqueue_retries_total counter\n"
-              "workqueue_retries_total{controller=\"topology\",name=\"topology\"} %llu\n",
-              (unsigned long long)qs.depth, (unsigned long long)qs.adds,
-              (unsigned long long)qs.retries);
-    hbuf_adds(out, "# HELP rest_client_requests_total Number of HTTP requests, partitioned by "
-                   "status code and method\n# TYPE rest_client_requests_total counter\n");
-    kube_client_stats(ctl->client, write_rest_stat, out);
+    op_metrics_write_header(out, "controller_runtime_max_concurrent_reconciles", "gauge",
+                            "Maximum number of concurrent reconciles per controller");
+    hbuf_addf(out, "controller_runtime_max_concurrent_reconciles{controller=\"topology\"} %d\n",
+              ctl->workers);
+    /* The workers between taking a key and being done with it, as controller-runtime counts. */
+    op_metrics_write_header(out, "controller_runtime_active_workers", "gauge",
+                            "Number of currently used workers per controller");
+    hbuf_addf(out, "controller_runtime_active_workers{controller=\"topology\"} %d\n",
+              atomic_load(&ctl->in_flight));
+    write_queue_metrics(ctl, out);
+    struct rest_ctx rc = {out, kube_client_host(ctl->client)};
+    op_metrics_write_header(out, "rest_client_requests_total", "counter",
+                            "Number of HTTP requests, partitioned by status code, method, and "
+                            "host.");
+    kube_client_stats(ctl->client, write_rest_stat, &rc);
+    op_metrics_write_header(out, "rest_client_request_duration_seconds", "histogram",
+                            "Request latency in seconds. Broken down by verb, and host.");
+    kube_client_durations(ctl->client, write_rest_duration, &rc);
     struct topo_counts tc = {{0}};
     kube_informer_foreach(ctl->topologies, count_topology, &tc);
     hbuf_adds(out, "# HELP ho11y_operator_topologies Topologies by condition\n"

@@ -49,8 +49,10 @@ void op_controller_stop(struct op_controller *ctl, int64_t drain_ms);
 /** Frees a stopped controller; NULL is a no-op. */
 void op_controller_free(struct op_controller *ctl);
 /**
- * Appends the controller's metrics (reconcile totals and times, work queue, REST client
- * requests, Topologies by condition) in the Prometheus text format. Thread-safe.
+ * Appends the controller's metrics in the Prometheus text format: reconcile totals and times,
+ * workers (configured, busy), the work queue (depth, adds, retries, how long keys wait and are
+ * worked on, the work in progress), REST client requests and their durations, Topologies by
+ * condition, events. Thread-safe.
  */
 void op_controller_write_metrics(struct op_controller *ctl, struct hbuf *out);
 /** Blocks until every informer synced or timeout_ms passed; returns whether synced. */

@@ -1,9 +1,10 @@
 #include "op_metrics.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* controller-runtime's reconcile time buckets. */
-static const double bounds[OP_METRICS_NBUCKETS] = {
+static const double reconcile_bounds[OP_METRICS_NBUCKETS] = {
     0.005, 0.01, 0.025, 0.05, 0.1,  0.15, 0.2,  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
     0.7,   0.8,  0.9,   1.0,  1.25, 1.5,  1.75, 2,    2.5, 3,    3.5, 4,    4.5, 5,
     6,     7,    8,     9,    10,   15,   20,   25,   30,  40,   50,  60};
@@ -30,39 +31,51 @@ void op_metrics_observe(struct op_metrics *m, enum op_metrics_result result, dou
         atomic_fetch_add(&m->errors, 1);
     pthread_mutex_lock(&m->lock);
     for (int i = 0; i < OP_METRICS_NBUCKETS; i++)
-        if (seconds <= bounds[i])
+        if (seconds <= reconcile_bounds[i])
             m->buckets[i]++;
     m->count++;
     m->sum += seconds;
     pthread_mutex_unlock(&m->lock);
 }
 
+void op_metrics_write_header(struct hbuf *out, const char *name, const char *type, const char *help)
+{
+    hbuf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void op_metrics_write_histogram(struct hbuf *out, const char *name, const char *labels,
+                                const double *bounds, const unsigned long long *buckets, size_t n,
+                                double sum, unsigned long long count)
+{
+    const char *sep = labels[0] ? "," : "";
+    for (size_t i = 0; i < n; i++)
+        hbuf_addf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, bounds[i], buckets[i]);
+    hbuf_addf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, count);
+    /* Seconds down to the workqueue's 10 ns bucket keep their digits. */
+    if (labels[0])
+        hbuf_addf(out, "%s_sum{%s} %.12g\n%s_count{%s} %llu\n", name, labels, sum, name, labels,
+                  count);
+    else
+        hbuf_addf(out, "%s_sum %.12g\n%s_count %llu\n", name, sum, name, count);
+}
+
 void op_metrics_write(struct op_metrics *m, const char *controller, struct hbuf *out)
 {
-    hbuf_adds(out, "# HELP controller_runtime_reconcile_total Total number of reconciliations "
-                   "per controller\n# TYPE controller_runtime_reconcile_total counter\n");
+    op_metrics_write_header(out, "controller_runtime_reconcile_total", "counter",
+                            "Total number of reconciliations per controller");
     for (int i = 0; i < OP_METRICS_NRESULTS; i++)
         hbuf_addf(out, "controller_runtime_reconcile_total{controller=\"%s\",result=\"%s\"} %llu\n",
                   controller, result_names[i], atomic_load(&m->results[i]));
-    hbuf_addf(out,
-              "# HELP controller_runtime_reconcile_errors_total Total number of reconciliation "
-              "errors per controller\n# TYPE controller_runtime_reconcile_errors_total counter\n"
-              "controller_runtime_reconcile_errors_total{controller=\"%s\"} %llu\n",
+    op_metrics_write_header(out, "controller_runtime_reconcile_errors_total", "counter",
+                            "Total number of reconciliation errors per controller");
+    hbuf_addf(out, "controller_runtime_reconcile_errors_total{controller=\"%s\"} %llu\n",
               controller, atomic_load(&m->errors));
-    hbuf_adds(out, "# HELP controller_runtime_reconcile_time_seconds Length of time per "
-                   "reconciliation per controller\n"
-                   "# TYPE controller_runtime_reconcile_time_seconds histogram\n");
+    op_metrics_write_header(out, "controller_runtime_reconcile_time_seconds", "histogram",
+                            "Length of time per reconciliation per controller");
+    char labels[256];
+    snprintf(labels, sizeof(labels), "controller=\"%s\"", controller);
     pthread_mutex_lock(&m->lock);
-    for (int i = 0; i < OP_METRICS_NBUCKETS; i++)
-        hbuf_addf(out,
-                  "controller_runtime_reconcile_time_seconds_bucket{controller=\"%s\",le=\"%g\"} "
-                  "%llu\n",
-                  controller, bounds[i], m->buckets[i]);
-    hbuf_addf(out,
-              "controller_runtime_reconcile_time_seconds_bucket{controller=\"%s\",le=\"+Inf\"} "
-              "%llu\n"
-              "controller_runtime_reconcile_time_seconds_sum{controller=\"%s\"} %.6f\n"
-              "controller_runtime_reconcile_time_seconds_count{controller=\"%s\"} %llu\n",
-              controller, m->count, controller, m->sum, controller, m->count);
+    op_metrics_write_histogram(out, "controller_runtime_reconcile_time_seconds", labels,
+                               reconcile_bounds, m->buckets, OP_METRICS_NBUCKETS, m->sum, m->count);
     pthread_mutex_unlock(&m->lock);
 }

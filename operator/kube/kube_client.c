@@ -51,6 +51,15 @@ struct stat_entry {
     unsigned long long count;
 };
 
+const double kube_client_duration_bounds[KUBE_CLIENT_NBUCKETS] = {0.005, 0.025, 0.1, 0.25, 0.5, 1,
+                                                                  2,     4,     8,   15,   30,  60};
+
+struct duration_stat {
+    unsigned long long buckets[KUBE_CLIENT_NBUCKETS]; /* cumulative */
+    unsigned long long count;
+    double sum;
+};
+
 struct kube_client {
     struct kube_config cfg; /* deep copy of the parts the handles need */
     struct kube_auth *auth;
@@ -58,9 +67,11 @@ struct kube_client {
     long request_timeout_ms;
     size_t max_response;
     char *user_agent;
-    pthread_mutex_t stats_lock;
+    char *host;                 /* host[:port] of the server, for the metrics */
+    pthread_mutex_t stats_lock; /* stats, durations */
     struct stat_entry stats[NSTATS];
     size_t nstats;
+    struct duration_stat durations[NMETHODS];
 };
 
 struct kube_conn {
@@ -132,6 +143,23 @@ static enum ho11y_err check_file(const char *what, const char *path, char *err, 
     return HO11Y_OK;
 }
 
+/* host[:port] of the server URL, as Go's url.URL.Host gives it; "" when it does not parse. */
+static char *server_host(const char *server)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, *out = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, server, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+            port = NULL; /* none in the URL: Go's Host has none either */
+        out = port ? xasprintf("%s:%s", host, port) : xstrdup(host);
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return out ? out : xstrdup("");
+}
+
 enum ho11y_err kube_client_new(const struct kube_config *cfg, const struct kube_client_opts *opts,
                                struct kube_client **out, char *err, size_t errlen)
 {
@@ -166,6 +194,7 @@ enum ho11y_err kube_client_new(const struct kube_config *cfg, const struct kube_
     c->max_response = opts && opts->max_response ? opts->max_response : 32u << 20;
     c->user_agent =
         xstrdup(opts && opts->user_agent ? opts->user_agent : "ho11y-operator/" HO11Y_VERSION);
+    c->host = server_host(cfg->server);
     pthread_mutex_init(&c->stats_lock, NULL);
     if (cfg->insecure && strncmp(cfg->server, "https://", 8) == 0)
         LOG_WARN("TLS verification of %s is off (insecure-skip-tls-verify in the kubeconfig); "
@@ -183,6 +212,7 @@ void kube_client_free(struct kube_client *c)
     kube_config_cleanup(&c->cfg);
     kube_auth_free(c->auth);
     free(c->user_agent);
+    free(c->host);
     pthread_mutex_destroy(&c->stats_lock);
     free(c);
 }
@@ -192,11 +222,22 @@ const char *kube_client_server(const struct kube_client *c)
     return c->cfg.server;
 }
 
-static void count(struct kube_client *c, const char *verb, long code)
+const char *kube_client_host(const struct kube_client *c)
+{
+    return c->host;
+}
+
+static unsigned method_index(const char *verb)
 {
     unsigned m = 0;
     while (m < NMETHODS - 1 && strcmp(methods[m], verb) != 0)
         m++;
+    return m;
+}
+
+static void count(struct kube_client *c, const char *verb, long code)
+{
+    unsigned m = method_index(verb);
     pthread_mutex_lock(&c->stats_lock);
     size_t i = 0;
     while (i < c->nstats && (c->stats[i].method != m || c->stats[i].code != code))
@@ -221,6 +262,48 @@ void kube_client_stats(struct kube_client *c, kube_stats_fn fn, void *ud)
     pthread_mutex_unlock(&c->stats_lock);
     for (size_t i = 0; i < n; i++)
         fn(ud, methods[copy[i].method], copy[i].code, copy[i].count);
+}
+
+/* Nanoseconds of CLOCK_MONOTONIC: requests on a local connection take well under 1 ms. */
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void observe_duration(struct kube_client *c, const char *verb, int64_t ns)
+{
+    double s = ns > 0 ? (double)ns / 1e9 : 0;
+    unsigned m = method_index(verb);
+    pthread_mutex_lock(&c->stats_lock);
+    struct duration_stat *d = &c->durations[m];
+    for (int i = 0; i < KUBE_CLIENT_NBUCKETS; i++)
+        if (s <= kube_client_duration_bounds[i])
+            d->buckets[i]++;
+    d->count++;
+    d->sum += s;
+    pthread_mutex_unlock(&c->stats_lock);
+}
+
+void kube_client_durations(struct kube_client *c, kube_duration_fn fn, void *ud)
+{
+    struct duration_stat copy[NMETHODS];
+    pthread_mutex_lock(&c->stats_lock);
+    memcpy(copy, c->durations, sizeof(copy));
+    pthread_mutex_unlock(&c->stats_lock);
+    for (size_t m = 0; m < NMETHODS; m++)
+        if (copy[m].count)
+            fn(ud, methods[m], copy[m].buckets, copy[m].sum, copy[m].count);
+}
+
+/* Whether req is a watch: client-go times Do and DoRaw, not Watch, which lasts for minutes. */
+static int is_watch(const struct kube_req *req)
+{
+    for (size_t i = 0; i < req->nparams; i++)
+        if (strcmp(req->params[i].key, "watch") == 0 && strcmp(req->params[i].value, "true") == 0)
+            return 1;
+    return 0;
 }
 
 char *kube_escape(const char *s)
@@ -621,6 +704,7 @@ enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
 {
     int refreshed = 0, retries = 0;
     enum ho11y_err result;
+    int64_t start = now_ns();
     for (;;) {
         memset(resp, 0, sizeof(*resp));
         result = perform(conn, req, resp, err, errlen);
@@ -646,6 +730,8 @@ enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
         }
         break;
     }
+    if (!is_watch(req))
+        observe_duration(conn->client, req->verb, now_ns() - start);
     if (result && err && errlen) {
         char path[512];
         const char *url = hbuf_str(&conn->url);

@@ -133,9 +133,33 @@ void kube_conn_free(struct kube_conn *conn);
 enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
                             struct kube_resp *resp, char *err, size_t errlen);
 
-/** Counts of finished requests by method and code (code 0: no response). Thread-safe. */
+/**
+ * Counts of finished requests by method and code (code 0: no response); each attempt (a retry
+ * after a 401 or a Retry-After) counts. Calls fn for each method and code seen. Thread-safe.
+ */
 typedef void (*kube_stats_fn)(void *ud, const char *method, long code, unsigned long long count);
 void kube_client_stats(struct kube_client *c, kube_stats_fn fn, void *ud);
+
+/* client-go's rest_client_request_duration_seconds buckets, 5 ms to 60 s. */
+#define KUBE_CLIENT_NBUCKETS 12
+extern const double kube_client_duration_bounds[KUBE_CLIENT_NBUCKETS];
+
+/**
+ * Durations of kube_conn_do by method, as client-go's request latency: from the call until it
+ * returns, retries and their waits included; watches (watch=true), which last as long as they
+ * are allowed to, are left out. buckets[i] (borrowed for the call) counts the requests that
+ * took <= kube_client_duration_bounds[i] (cumulative); sum is in seconds. fn is called for each
+ * method with at least one request, with no lock held. Thread-safe.
+ */
+typedef void (*kube_duration_fn)(void *ud, const char *method, const unsigned long long *buckets,
+                                 double sum, unsigned long long count);
+void kube_client_durations(struct kube_client *c, kube_duration_fn fn, void *ud);
+/**
+ * The server's host and port as its URL gives them ("10.0.0.1:6443", "[::1]:6443",
+ * "api.example" without a port), the host label of client-go's metrics; "" when the URL does
+ * not parse. Borrowed: valid while c lives. Thread-safe.
+ */
+const char *kube_client_host(const struct kube_client *c);
 
 /** Percent-encodes s for a URL path segment or query value into a fresh string (caller frees). */
 char *kube_escape(const char *s);

@@ -9,14 +9,17 @@
 #include "kube_map.h"
 #include "kube_util.h"
 
-/* Per-key state, kept while the key is known to the queue in any way. */
+/* Per-key state, kept while the key is known to the queue in any way. The flags are bytes so
+ * that the two times fit the 48-byte malloc chunk the item took without them. */
 struct item {
-    char *key;      /* own copy; the FIFO borrows it */
-    int queued;     /* in the FIFO */
-    int active;     /* handed to a worker */
-    int dirty;      /* added while active */
-    int64_t due_ms; /* pending delayed add (0 = none) */
+    char *key;          /* own copy; the FIFO borrows it */
+    int64_t due_ms;     /* pending delayed add (0 = none) */
+    int64_t added_ns;   /* when the add a worker has yet to get was made (0 = none) */
+    int64_t started_ns; /* when a worker got it (while active) */
     unsigned failures;
+    unsigned char queued; /* in the FIFO */
+    unsigned char active; /* handed to a worker */
+    unsigned char dirty;  /* added while active */
 };
 
 struct delayed {
@@ -34,7 +37,29 @@ struct kube_queue {
     size_t heap_len, heap_cap;
     int shutdown;
     uint64_t adds, retries, active;
+    struct kube_queue_histogram queued, worked;
 };
+
+const double kube_queue_bounds[KUBE_QUEUE_NBUCKETS] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3,
+                                                       1e-2, 1e-1, 1,    10,   100,  1000};
+
+/* Nanoseconds of CLOCK_MONOTONIC, the clock of kube_now_ms: the shortest bucket is 10 ns. */
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void observe(struct kube_queue_histogram *h, int64_t ns)
+{
+    double s = ns > 0 ? (double)ns / 1e9 : 0;
+    for (int i = 0; i < KUBE_QUEUE_NBUCKETS; i++)
+        if (s <= kube_queue_bounds[i])
+            h->buckets[i]++;
+    h->count++;
+    h->sum += s;
+}
 
 struct kube_queue *kube_queue_new(void)
 {
@@ -115,19 +140,29 @@ static void fifo_push(struct kube_queue *q, struct item *it)
     it->queued = 1;
 }
 
-/* Makes a key ready now (the core of add). Called with the lock held. */
-static void add_locked(struct kube_queue *q, const char *key)
+/*
+ * Makes a key ready (the core of add); at_ns is when it became ready (now, or the deadline of a
+ * delayed add), from which its wait is measured. Called with the lock held.
+ */
+static void add_locked_at(struct kube_queue *q, const char *key, int64_t at_ns)
 {
     struct item *it = item_get(q, key);
     if (it->queued || it->dirty)
         return;
     q->adds++;
+    /* Like client-go, a key added while being processed waits from this add, not from done. */
+    it->added_ns = at_ns;
     if (it->active) {
         it->dirty = 1;
         return;
     }
     fifo_push(q, it);
     pthread_cond_signal(&q->cond);
+}
+
+static void add_locked(struct kube_queue *q, const char *key)
+{
+    add_locked_at(q, key, now_ns());
 }
 
 void kube_queue_add(struct kube_queue *q, const char *key)
@@ -252,7 +287,8 @@ static int64_t promote_due(struct kube_queue *q)
         struct item *it = kube_map_get(&q->items, d.key);
         if (it && it->due_ms == d.due_ms) {
             it->due_ms = 0;
-            add_locked(q, d.key);
+            /* Ready since its deadline, even when no worker came to promote it until now. */
+            add_locked_at(q, d.key, d.due_ms * 1000000);
         }
         free(d.key);
     }
@@ -273,6 +309,11 @@ static char *get_locked(struct kube_queue *q, int64_t deadline)
             it->queued = 0;
             it->active = 1;
             q->active++;
+            it->started_ns = now_ns();
+            if (it->added_ns) {
+                observe(&q->queued, it->started_ns - it->added_ns);
+                it->added_ns = 0;
+            }
             return xstrdup(key);
         }
         int64_t wake = next;
@@ -312,6 +353,7 @@ void kube_queue_done(struct kube_queue *q, const char *key)
     if (it && it->active) {
         it->active = 0;
         q->active--;
+        observe(&q->worked, now_ns() - it->started_ns);
         if (it->dirty) {
             it->dirty = 0;
             if (!q->shutdown) {
@@ -340,9 +382,37 @@ int kube_queue_shutting_down(struct kube_queue *q)
     return s;
 }
 
+struct unfinished_ctx {
+    int64_t now_ns;
+    double sum, longest;
+};
+
+static int add_unfinished(void *ud, const char *key, void *value)
+{
+    struct unfinished_ctx *uc = ud;
+    const struct item *it = value;
+    if (it->active) {
+        int64_t ns = uc->now_ns - it->started_ns;
+        double s = ns > 0 ? (double)ns / 1e9 : 0;
+        uc->sum += s;
+        if (s > uc->longest)
+            uc->longest = s;
+    }
+    return 0;
+}
+
 void kube_queue_get_stats(struct kube_queue *q, struct kube_queue_stats *out)
 {
     pthread_mutex_lock(&q->lock);
+    /* Every key the queue knows is walked, as the heap is below: a scrape's work, not a
+     * worker's; the keys in progress are as many as the workers. */
+    struct unfinished_ctx uc = {now_ns(), 0, 0};
+    if (q->active)
+        kube_map_foreach(&q->items, add_unfinished, &uc);
+    out->unfinished_s = uc.sum;
+    out->longest_s = uc.longest;
+    out->queued = q->queued;
+    out->worked = q->worked;
     out->depth = q->fifo_len;
     out->adds = q->adds;
     out->retries = q->retries;

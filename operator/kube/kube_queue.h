@@ -4,6 +4,10 @@
  * it dirty and it comes back once the first worker calls done); delayed adds wait in a heap
  * where the earliest deadline wins; rate-limited adds wait 5 ms * 2^failures, capped at 1000 s,
  * until forget. Thread-safe.
+ *
+ * The queue also times its keys, as client-go's workqueue metrics do: how long a key waited
+ * from its add (for a delayed or rate-limited add: from its deadline) until a worker got it,
+ * and how long the worker held it until done.
  */
 #ifndef HO11Y_KUBE_QUEUE_H
 #define HO11Y_KUBE_QUEUE_H
@@ -13,7 +17,18 @@
 #define KUBE_QUEUE_BASE_DELAY_MS 5
 #define KUBE_QUEUE_MAX_DELAY_MS  1000000
 
+/* The duration buckets of client-go's workqueue: 1e-8 s to 1e3 s, times ten each. */
+#define KUBE_QUEUE_NBUCKETS 12
+extern const double kube_queue_bounds[KUBE_QUEUE_NBUCKETS];
+
 struct kube_queue;
+
+/* Durations in seconds; buckets[i] counts those <= kube_queue_bounds[i] (cumulative). */
+struct kube_queue_histogram {
+    unsigned long long buckets[KUBE_QUEUE_NBUCKETS];
+    unsigned long long count;
+    double sum;
+};
 
 struct kube_queue_stats {
     uint64_t depth;   /* keys waiting to be handed out (not delayed, not in progress) */
@@ -21,6 +36,10 @@ struct kube_queue_stats {
     uint64_t retries; /* rate-limited adds (workqueue_retries_total) */
     uint64_t delayed; /* keys waiting for a deadline */
     uint64_t active;  /* keys being processed */
+    struct kube_queue_histogram queued; /* from add (or deadline) to get */
+    struct kube_queue_histogram worked; /* from get to done */
+    double unfinished_s; /* sum of how long each key being processed has been so far */
+    double longest_s;    /* the longest of them */
 };
 
 /** A new empty queue. Never NULL. */
@@ -57,7 +76,7 @@ void kube_queue_done(struct kube_queue *q, const char *key);
 void kube_queue_shutdown(struct kube_queue *q);
 /** Whether kube_queue_shutdown was called. */
 int kube_queue_shutting_down(struct kube_queue *q);
-/** Copies the counters. */
+/** Copies the counters and histograms, and times the keys in progress, now. */
 void kube_queue_get_stats(struct kube_queue *q, struct kube_queue_stats *out);
 
 #endif

@@ -3,16 +3,110 @@
 events are few, the endpoints answer, and SIGTERM exits cleanly."""
 
 import os
+import re
 import signal
 import time
 import unittest
 
-from harness import (EXAMPLES, OperatorTest, check_children, operator_user, writes)
+from harness import (EXAMPLES, OperatorTest, check_children, operator_user, wait_until, writes)
+
+WORKERS = 3
+
+
+def samples(text, name, labels=None):
+    """The values of the samples of name in one /metrics body whose labels include labels."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$', line)
+        if not m or m.group(1) != name:
+            continue
+        have = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if all(have.get(k) == v for k, v in (labels or {}).items()):
+            out.append((have, float(m.group(3))))
+    return out
+
+
+def value(text, name, labels=None):
+    return sum(v for _, v in samples(text, name, labels))
 
 
 class BasicTest(OperatorTest):
+    def check_histogram(self, text, name, labels, bounds):
+        """name's buckets in text are bounds (as written), cumulative, and end at +Inf == count;
+        returns (count, sum)."""
+        buckets = samples(text, name + "_bucket", labels)
+        self.assertEqual([h["le"] for h, _ in buckets], bounds + ["+Inf"], name)
+        counts = [v for _, v in buckets]
+        self.assertEqual(counts, sorted(counts), name + " buckets are cumulative")
+        count = value(text, name + "_count", labels)
+        self.assertEqual(counts[-1], count, name)
+        self.assertIn("# TYPE %s histogram\n" % name, text)
+        self.assertIn("# HELP %s " % name, text)
+        return count, value(text, name + "_sum", labels)
+
+    def check_metrics(self, op, started, rendered):
+        """The controller-runtime and client-go families, each with a value that means
+        something after the sample converged."""
+        queue = {"name": "topology", "controller": "topology"}
+        ctl = {"controller": "topology"}
+        # Idle: no worker inside a reconcile, nothing in progress in the queue.
+        wait_until(lambda: op.metric("controller_runtime_active_workers", ctl) == 0 and
+                   op.metric("workqueue_unfinished_work_seconds", queue) == 0, 30, 0.1,
+                   "idle workers")
+        m = op.metrics()
+        for name, kind in (("controller_runtime_max_concurrent_reconciles", "gauge"),
+                           ("controller_runtime_active_workers", "gauge"),
+                           ("workqueue_unfinished_work_seconds", "gauge"),
+                           ("workqueue_longest_running_processor_seconds", "gauge"),
+                           ("process_open_fds", "gauge"), ("process_start_time_seconds", "gauge"),
+                           ("process_cpu_seconds_total", "counter")):
+            self.assertIn("# TYPE %s %s\n" % (name, kind), m)
+            self.assertIn("# HELP %s " % name, m)
+        self.assertEqual(value(m, "controller_runtime_max_concurrent_reconciles", ctl), WORKERS)
+        self.assertEqual(value(m, "controller_runtime_active_workers", ctl), 0)
+        self.assertEqual(value(m, "workqueue_unfinished_work_seconds", queue), 0)
+        self.assertEqual(value(m, "workqueue_longest_running_processor_seconds", queue), 0)
+
+        # ExponentialBuckets(1e-8, 10, 12), written as the Go client writes them (%g).
+        exp = ["1e-08", "1e-07", "1e-06", "1e-05", "0.0001", "0.001", "0.01", "0.1", "1", "10",
+               "100", "1000"]
+        reconciles = value(m, "controller_runtime_reconcile_total", ctl)
+        self.assertGreaterEqual(reconciles, 1)
+        qcount, qsum = self.check_histogram(m, "workqueue_queue_duration_seconds", queue, exp)
+        wcount, wsum = self.check_histogram(m, "workqueue_work_duration_seconds", queue, exp)
+        # Every key taken was also done (idle), and every reconcile was work on a key.
+        self.assertEqual(qcount, wcount)
+        self.assertGreaterEqual(wcount, reconciles)
+        self.assertGreater(qsum, 0)
+        # Work includes the reconciles, which are timed apart (in whole milliseconds).
+        self.assertGreaterEqual(wsum, value(m, "controller_runtime_reconcile_time_seconds_sum",
+                                            ctl) - 0.001 * reconciles)
+
+        host = "127.0.0.1:%d" % self.standin.port
+        rest = ["0.005", "0.025", "0.1", "0.25", "0.5", "1", "2", "4", "8", "15", "30", "60"]
+        posts, post_sum = self.check_histogram(m, "rest_client_request_duration_seconds",
+                                               {"verb": "POST", "host": host}, rest)
+        self.assertGreaterEqual(posts, len(rendered))
+        self.assertGreater(post_sum, 0)
+        # One duration per call, one count per attempt.
+        self.assertLessEqual(posts, value(m, "rest_client_requests_total", {"method": "POST"}))
+        gets, _ = self.check_histogram(m, "rest_client_request_duration_seconds",
+                                       {"verb": "GET", "host": host}, rest)
+        self.assertGreaterEqual(gets, 5)  # the informers' lists
+        self.assertEqual({h["host"] for h, _ in samples(m, "rest_client_requests_total")}, {host})
+        self.assertGreaterEqual(value(m, "rest_client_requests_total",
+                                      {"method": "POST", "code": "201", "host": host}),
+                                len(rendered))
+
+        fds = value(m, "process_open_fds")
+        self.assertGreater(fds, 3)
+        self.assertLess(fds, 1024)
+        self.assertLess(abs(value(m, "process_start_time_seconds") - started), 60)
+        self.assertGreater(value(m, "process_cpu_seconds_total"), 0)
+
     def test_sample_end_to_end(self):
-        op = self.start_operator()
+        started = time.time()
+        op = self.start_operator("--workers", str(WORKERS))
         with open(os.path.join(EXAMPLES, "xray-sample.yaml")) as f:
             sample = f.read()
         t0 = time.time()
@@ -74,7 +168,14 @@ class BasicTest(OperatorTest):
                      "controller_runtime_reconcile_time_seconds_bucket", "workqueue_depth",
                      "workqueue_adds_total", "workqueue_retries_total",
                      "rest_client_requests_total", "leader_election_master_status",
-                     "ho11y_operator_topologies", "process_resident_memory_bytes"):
+                     "ho11y_operator_topologies", "process_resident_memory_bytes",
+                     "workqueue_queue_duration_seconds_bucket",
+                     "workqueue_work_duration_seconds_bucket", "workqueue_unfinished_work_seconds",
+                     "workqueue_longest_running_processor_seconds",
+                     "controller_runtime_max_concurrent_reconciles",
+                     "controller_runtime_active_workers", "rest_client_request_duration_seconds",
+                     "process_open_fds", "process_start_time_seconds",
+                     "process_cpu_seconds_total"):
             self.assertIn(name, m)
         self.assertGreaterEqual(op.metric("controller_runtime_reconcile_total",
                                           {"result": "success"}), 1)
@@ -82,6 +183,7 @@ class BasicTest(OperatorTest):
         self.assertGreaterEqual(op.metric("rest_client_requests_total",
                                           {"method": "POST", "code": "201"}), len(rendered))
         self.assertEqual(op.metric("leader_election_master_status"), 1)
+        self.check_metrics(op, started, rendered)
         self.assertEqual(op.http(op.metrics_port, "/nope")[0], 404)
         self.stop_operator(op)
         self.assertIn("Shut down cleanly", op.log())

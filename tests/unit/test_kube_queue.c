@@ -2,6 +2,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kube/kube_queue.h"
@@ -137,4 +138,94 @@ TEST(queue_never_same_key_in_two_workers)
     CHECK(kube_queue_shutting_down(w.q));
     CHECK(kube_queue_get(w.q) == NULL);
     kube_queue_free(w.q);
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void check_cumulative(const struct kube_queue_histogram *h)
+{
+    for (int i = 1; i < KUBE_QUEUE_NBUCKETS; i++)
+        CHECK(h->buckets[i - 1] <= h->buckets[i]);
+    CHECK(h->buckets[KUBE_QUEUE_NBUCKETS - 1] <= h->count);
+}
+
+TEST(queue_times_wait_and_work)
+{
+    struct kube_queue *q = kube_queue_new();
+    struct kube_queue_stats st;
+    kube_queue_add(q, "ns/a");
+    usleep(30000);
+    char *a = kube_queue_get(q);
+    kube_queue_get_stats(q, &st);
+    CHECK_INT_EQ(st.queued.count, 1);
+    CHECK(st.queued.sum >= 0.03);
+    CHECK_INT_EQ(st.queued.buckets[6], 0); /* le 0.01 */
+    CHECK_INT_EQ(st.queued.buckets[KUBE_QUEUE_NBUCKETS - 1], 1);
+    check_cumulative(&st.queued);
+    CHECK_INT_EQ(st.worked.count, 0);
+
+    /* In progress: counted at the time of asking, not yet observed. */
+    usleep(30000);
+    kube_queue_add(q, "ns/b");
+    char *b = kube_queue_get(q);
+    kube_queue_get_stats(q, &st);
+    CHECK_INT_EQ(st.active, 2);
+    CHECK(st.longest_s >= 0.03);
+    CHECK(st.unfinished_s >= st.longest_s);
+    CHECK_INT_EQ(st.queued.count, 2);
+
+    kube_queue_done(q, a);
+    kube_queue_done(q, b);
+    kube_queue_get_stats(q, &st);
+    CHECK_INT_EQ(st.worked.count, 2);
+    CHECK(st.worked.sum >= 0.03);
+    CHECK_INT_EQ(st.worked.buckets[KUBE_QUEUE_NBUCKETS - 1], 2);
+    check_cumulative(&st.worked);
+    CHECK(st.unfinished_s == 0);
+    CHECK(st.longest_s == 0);
+    /* client-go's ExponentialBuckets(1e-8, 10, 12). */
+    CHECK(kube_queue_bounds[0] == 1e-8 && kube_queue_bounds[KUBE_QUEUE_NBUCKETS - 1] == 1e3);
+    free(a);
+    free(b);
+    kube_queue_free(q);
+}
+
+TEST(queue_times_delayed_key_from_its_deadline)
+{
+    struct kube_queue *q = kube_queue_new();
+    struct kube_queue_stats st;
+    /* Nobody asks for the key until well after its deadline: it waited since the deadline,
+     * not since the add, and not only since a getter came to promote it. */
+    double t0 = mono_s();
+    kube_queue_add_after(q, "ns/x", 40);
+    usleep(150000);
+    char *x = kube_queue_get(q);
+    double elapsed = mono_s() - t0;
+    kube_queue_get_stats(q, &st);
+    CHECK_INT_EQ(st.queued.count, 1);
+    CHECK(st.queued.sum >= 0.1);
+    CHECK(st.queued.sum <= elapsed - 0.035);
+    kube_queue_done(q, x);
+    kube_queue_forget(q, x);
+    free(x);
+
+    /* Added again while in progress: it waits from that add, through the rest of the work. */
+    kube_queue_add(q, "ns/y");
+    char *y = kube_queue_get(q);
+    kube_queue_add(q, "ns/y");
+    usleep(30000);
+    kube_queue_done(q, y);
+    free(y);
+    y = kube_queue_get(q);
+    kube_queue_get_stats(q, &st);
+    CHECK_INT_EQ(st.queued.count, 3);
+    CHECK(st.queued.sum >= 0.1 + 0.03);
+    kube_queue_done(q, y);
+    free(y);
+    kube_queue_free(q);
 }
