@@ -1,12 +1,12 @@
 #include "generator/instruments.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/proc.h"
 #include "generator/trace.h"
 
 void gen_instruments_init(struct gen_instruments *ins, struct metrics_registry *reg)
@@ -115,20 +115,10 @@ static double proc_cpu(void *arg)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static double proc_open_fds(void *arg)
+static double proc_fds(void *arg)
 {
     (void)arg;
-    double n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    if (d) {
-        closedir(d);
-        n--; /* the directory stream's own descriptor */
-    }
-    return n;
+    return (double)proc_open_fds();
 }
 
 static double rlimit_value(int resource)
@@ -161,8 +151,7 @@ static double proc_start(void *arg)
 
 void gen_process_metrics_register(struct metrics_registry *reg)
 {
-    /* NOLINTNEXTLINE(bugprone-integer-division): whole seconds, as it has always reported */
-    start_time_s = (double)(gen_now_ns() / 1000000000);
+    start_time_s = proc_start_time();
     metrics_family_add_func(reg, METRIC_COUNTER, "process_cpu_seconds_total",
                             "Total user and system CPU time spent in seconds.", proc_cpu, NULL);
     metrics_family_add_func(reg, METRIC_GAUGE, "process_resident_memory_bytes",
@@ -176,7 +165,7 @@ void gen_process_metrics_register(struct metrics_registry *reg)
                             "Start time of the process since unix epoch in seconds.", proc_start,
                             NULL);
     metrics_family_add_func(reg, METRIC_GAUGE, "process_open_fds",
-                            "Number of open file descriptors.", proc_open_fds, NULL);
+                            "Number of open file descriptors.", proc_fds, NULL);
     metrics_family_add_func(reg, METRIC_GAUGE, "process_max_fds",
                             "Maximum number of open file descriptors.", proc_max_fds, NULL);
     metrics_family_add_func(reg, METRIC_GAUGE, "ho11y_process_resident_memory_peak_bytes",

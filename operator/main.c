@@ -6,7 +6,6 @@
  * lets reconciles in flight finish (bounded), releases the lease and exits 0; a second signal
  * exits at once. Losing the lease exits 1.
  */
-#include <dirent.h>
 #include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -30,6 +29,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/proc.h"
 #include "kube/kube_client.h"
 #include "kube/kube_config.h"
 #include "kube/kube_util.h"
@@ -185,91 +185,10 @@ static int ready(void *ud, char *why, size_t whylen)
     return op_controller_synced(app.ctl, why, whylen);
 }
 
-/* The fields of /proc/self/stat the metrics use. */
-struct proc_stat {
-    unsigned long utime, stime;   /* clock ticks */
-    unsigned long long starttime; /* clock ticks after boot */
-    long rss;                     /* pages */
-};
-
-/* Reads them into st; -1 when /proc/self/stat cannot be read or parsed. */
-static int proc_stat_read(struct proc_stat *st)
-{
-    FILE *f = fopen("/proc/self/stat", "r");
-    char buf[1024];
-    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    memset(st, 0, sizeof(*st));
-    /* Fields after the command: state(3) ... utime(14) stime(15) ... starttime(22) vsize(23)
-     * rss(24). */
-    if (!p)
-        return -1;
-    /* NOLINTNEXTLINE(cert-err34-c): the kernel writes these numbers */
-    int got = sscanf(p + 2,
-                     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d "
-                     "%*d %*d %llu %*u %ld",
-                     &st->utime, &st->stime, &st->starttime, &st->rss);
-    return got == 4 ? 0 : -1;
-}
-
-/* The boot time (Unix seconds) from the "btime" line of /proc/stat; 0 when not found. */
-static long long boot_time(void)
-{
-    FILE *f = fopen("/proc/stat", "r");
-    char line[256];
-    long long btime = 0;
-    int line_start = 1;
-    /* The "intr" line is longer than the buffer: only a piece that starts a line counts. */
-    while (f && !btime && fgets(line, sizeof(line), f)) {
-        if (line_start && strncmp(line, "btime ", 6) == 0) {
-            char *end;
-            long long v = strtoll(line + 6, &end, 10);
-            if (end != line + 6 && v > 0)
-                btime = v;
-        }
-        line_start = strchr(line, '\n') != NULL;
-    }
-    if (f)
-        fclose(f);
-    return btime;
-}
-
-/*
- * When this process started, in Unix seconds, as the Prometheus Go client computes it: the boot
- * time plus the start time of /proc/self/stat. The start of exec'ed images (memory_exec_tuned)
- * is the start of the first. 0 when /proc does not tell.
- */
-static double process_start_time(void)
-{
-    struct proc_stat st;
-    long long btime = boot_time();
-    if (!btime || proc_stat_read(&st))
-        return 0;
-    return (double)btime + (double)st.starttime / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* The entries of /proc/self/fd but the one reading them; -1 when it cannot be read. */
-static long open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    long n = 0;
-    const struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
-
 static void process_metrics(struct hbuf *out)
 {
     struct proc_stat st;
-    if (proc_stat_read(&st) == 0) {
+    if (proc_self_stat(&st) == 0) {
         op_metrics_write_header(out, "process_cpu_seconds_total", "counter",
                                 "Total user and system CPU time spent in seconds.");
         hbuf_addf(out, "process_cpu_seconds_total %.2f\n",
@@ -278,7 +197,7 @@ static void process_metrics(struct hbuf *out)
                                 "Resident memory size in bytes.");
         hbuf_addf(out, "process_resident_memory_bytes %ld\n", st.rss * sysconf(_SC_PAGESIZE));
     }
-    long fds = open_fds();
+    long fds = proc_open_fds();
     if (fds >= 0) {
         op_metrics_write_header(out, "process_open_fds", "gauge",
                                 "Number of open file descriptors.");
@@ -427,7 +346,7 @@ int main(int argc, char **argv)
                                     .pull_policy = app.opts.image_pull_policy,
                                     .identity = identity};
     app.ctl = op_controller_new(app.client, &co);
-    app.start_time = process_start_time();
+    app.start_time = proc_start_time();
     if (start_http(err, sizeof(err))) {
         LOG_ERROR("HTTP endpoints not started: %s", err);
         goto out;

@@ -264,14 +264,6 @@ void kube_client_stats(struct kube_client *c, kube_stats_fn fn, void *ud)
         fn(ud, methods[copy[i].method], copy[i].code, copy[i].count);
 }
 
-/* Nanoseconds of CLOCK_MONOTONIC: requests on a local connection take well under 1 ms. */
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void observe_duration(struct kube_client *c, const char *verb, int64_t ns)
 {
     double s = ns > 0 ? (double)ns / 1e9 : 0;
@@ -704,7 +696,7 @@ enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
 {
     int refreshed = 0, retries = 0;
     enum ho11y_err result;
-    int64_t start = now_ns();
+    int64_t start = kube_now_ns();
     for (;;) {
         memset(resp, 0, sizeof(*resp));
         result = perform(conn, req, resp, err, errlen);
@@ -731,7 +723,7 @@ enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
         break;
     }
     if (!is_watch(req))
-        observe_duration(conn->client, req->verb, now_ns() - start);
+        observe_duration(conn->client, req->verb, kube_now_ns() - start);
     if (result && err && errlen) {
         char path[512];
         const char *url = hbuf_str(&conn->url);

@@ -43,14 +43,6 @@ struct kube_queue {
 const double kube_queue_bounds[KUBE_QUEUE_NBUCKETS] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3,
                                                        1e-2, 1e-1, 1,    10,   100,  1000};
 
-/* Nanoseconds of CLOCK_MONOTONIC, the clock of kube_now_ms: the shortest bucket is 10 ns. */
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void observe(struct kube_queue_histogram *h, int64_t ns)
 {
     double s = ns > 0 ? (double)ns / 1e9 : 0;
@@ -162,7 +154,7 @@ static void add_locked_at(struct kube_queue *q, const char *key, int64_t at_ns)
 
 static void add_locked(struct kube_queue *q, const char *key)
 {
-    add_locked_at(q, key, now_ns());
+    add_locked_at(q, key, kube_now_ns());
 }
 
 void kube_queue_add(struct kube_queue *q, const char *key)
@@ -309,7 +301,7 @@ static char *get_locked(struct kube_queue *q, int64_t deadline)
             it->queued = 0;
             it->active = 1;
             q->active++;
-            it->started_ns = now_ns();
+            it->started_ns = kube_now_ns();
             if (it->added_ns) {
                 observe(&q->queued, it->started_ns - it->added_ns);
                 it->added_ns = 0;
@@ -353,7 +345,7 @@ void kube_queue_done(struct kube_queue *q, const char *key)
     if (it && it->active) {
         it->active = 0;
         q->active--;
-        observe(&q->worked, now_ns() - it->started_ns);
+        observe(&q->worked, kube_now_ns() - it->started_ns);
         if (it->dirty) {
             it->dirty = 0;
             if (!q->shutdown) {
@@ -406,7 +398,7 @@ void kube_queue_get_stats(struct kube_queue *q, struct kube_queue_stats *out)
     pthread_mutex_lock(&q->lock);
     /* Every key the queue knows is walked, as the heap is below: a scrape's work, not a
      * worker's; the keys in progress are as many as the workers. */
-    struct unfinished_ctx uc = {now_ns(), 0, 0};
+    struct unfinished_ctx uc = {kube_now_ns(), 0, 0};
     if (q->active)
         kube_map_foreach(&q->items, add_unfinished, &uc);
     out->unfinished_s = uc.sum;

@@ -167,6 +167,13 @@ int64_t kube_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t kube_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void kube_deadline_after(struct timespec *ts, int64_t ms)
 {
     clock_gettime(CLOCK_REALTIME, ts);

@@ -39,6 +39,9 @@ void kube_microtime_now(char *out, size_t outlen);
 /** Milliseconds of CLOCK_MONOTONIC. */
 int64_t kube_now_ms(void);
 
+/** Nanoseconds of CLOCK_MONOTONIC, the clock of kube_now_ms (for durations below 1 ms). */
+int64_t kube_now_ns(void);
+
 /** Sets *ts to ms milliseconds from now on CLOCK_REALTIME (the clock of pthread_cond_timedwait). */
 void kube_deadline_after(struct timespec *ts, int64_t ms);
 

@@ -307,6 +307,9 @@ class OperatorTest(unittest.TestCase):
         op = Operator(kubeconfig or self.op_kubeconfig, args, env, name, self.tmp)
         self.operators.append(op)
         self.check_sanitizers(op)
+        # A test that fails midway must not leave its operator reconciling into the next test
+        # (cleanups run last first: the kill, then the sanitizer check of the log).
+        self.addCleanup(op.kill)
         op.start(wait_ready=wait_ready)
         return op
 
