@@ -1,5 +1,6 @@
 #include "kube_queue.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,11 @@ struct kube_queue {
     int shutdown;
     uint64_t adds, retries, active;
     struct kube_queue_histogram queued, worked;
+    /* The shared bucket of rate-limited adds, as golang.org/x/time/rate reserves: a token is
+     * taken at every add, the count may go below zero, and the add then waits until it would
+     * be back at zero. */
+    double tokens;
+    int64_t tokens_ns; /* when tokens was last brought up to date */
 };
 
 const double kube_queue_bounds[KUBE_QUEUE_NBUCKETS] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3,
@@ -63,6 +69,8 @@ struct kube_queue *kube_queue_new(void)
     pthread_cond_init(&q->cond, &attr);
     pthread_condattr_destroy(&attr);
     kube_map_init(&q->items);
+    q->tokens = KUBE_QUEUE_BUCKET_BURST;
+    q->tokens_ns = kube_now_ns();
     return q;
 }
 
@@ -230,11 +238,26 @@ int64_t kube_queue_add_rate_limited(struct kube_queue *q, const char *key)
     return kube_queue_add_rate_limited_min(q, key, 0);
 }
 
+/* Takes a token from the shared bucket; returns how long the add must wait for it (ms). */
+static int64_t bucket_reserve_locked(struct kube_queue *q)
+{
+    int64_t now = kube_now_ns();
+    q->tokens += (double)(now - q->tokens_ns) * KUBE_QUEUE_BUCKET_QPS / 1e9;
+    if (q->tokens > KUBE_QUEUE_BUCKET_BURST)
+        q->tokens = KUBE_QUEUE_BUCKET_BURST;
+    q->tokens_ns = now;
+    q->tokens -= 1;
+    return q->tokens < 0 ? (int64_t)ceil(-q->tokens * 1000 / KUBE_QUEUE_BUCKET_QPS) : 0;
+}
+
 int64_t kube_queue_add_rate_limited_min(struct kube_queue *q, const char *key, int64_t min_delay_ms)
 {
     pthread_mutex_lock(&q->lock);
     struct item *it = item_get(q, key);
     int64_t delay = kube_queue_backoff_ms(it->failures);
+    int64_t bucket = bucket_reserve_locked(q);
+    if (delay < bucket)
+        delay = bucket;
     if (delay < min_delay_ms)
         delay = min_delay_ms;
     it->failures++;

@@ -3,7 +3,10 @@
  * a key being processed is never handed to a second worker (an add while it is processed marks
  * it dirty and it comes back once the first worker calls done); delayed adds wait in a heap
  * where the earliest deadline wins; rate-limited adds wait 5 ms * 2^failures, capped at 1000 s,
- * until forget. Thread-safe.
+ * until forget, and at least as long as a token bucket shared by every key (10 per second,
+ * burst 100) makes them: client-go's default controller rate limiter, the larger of the two, so
+ * that many keys failing at once (an API outage) are retried at 10 per second after the first
+ * 100, not all together. Thread-safe.
  *
  * The queue also times its keys, as client-go's workqueue metrics do: how long a key waited
  * from its add (for a delayed or rate-limited add: from its deadline) until a worker got it,
@@ -16,6 +19,8 @@
 
 #define KUBE_QUEUE_BASE_DELAY_MS 5
 #define KUBE_QUEUE_MAX_DELAY_MS  1000000
+#define KUBE_QUEUE_BUCKET_QPS    10
+#define KUBE_QUEUE_BUCKET_BURST  100
 
 /* The duration buckets of client-go's workqueue: 1e-8 s to 1e3 s, times ten each. */
 #define KUBE_QUEUE_NBUCKETS 12

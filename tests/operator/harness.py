@@ -178,6 +178,7 @@ class Operator:
         self.proc = None
         self.health_port = None
         self.metrics_port = None
+        self.test_id = None  # the test that started it
 
     def start(self, wait_ready=True):
         args = [binary("HO11Y_OPERATOR"), "--health-addr", "127.0.0.1:0",
@@ -304,12 +305,15 @@ class OperatorTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def start_operator(self, *args, env=None, kubeconfig=None, name="operator", wait_ready=True):
+        # A test that failed midway may have left its operators running: they must not keep
+        # reconciling into this test.
+        for other in self.operators:
+            if other.test_id != self.id():
+                other.kill()
         op = Operator(kubeconfig or self.op_kubeconfig, args, env, name, self.tmp)
+        op.test_id = self.id()
         self.operators.append(op)
         self.check_sanitizers(op)
-        # A test that fails midway must not leave its operator reconciling into the next test
-        # (cleanups run last first: the kill, then the sanitizer check of the log).
-        self.addCleanup(op.kill)
         op.start(wait_ready=wait_ready)
         return op
 

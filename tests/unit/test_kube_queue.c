@@ -1,5 +1,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +63,51 @@ TEST(queue_backoff_sequence)
     kube_queue_get_stats(q, &st);
     CHECK_INT_EQ(st.retries, 3);
     free(k);
+    kube_queue_free(q);
+}
+
+TEST(queue_shared_bucket_spaces_many_failures)
+{
+    /* The first 100 failures of distinct keys wait their own backoff (5 ms); after that the
+     * shared bucket (10 per second) spaces them 100 ms apart, and a Retry-After still wins. */
+    struct kube_queue *q = kube_queue_new();
+    char key[32];
+    for (int i = 0; i < KUBE_QUEUE_BUCKET_BURST; i++) {
+        snprintf(key, sizeof(key), "ns/k%d", i);
+        CHECK_INT_EQ(kube_queue_add_rate_limited(q, key), 5);
+    }
+    int64_t d = kube_queue_add_rate_limited(q, "ns/a");
+    CHECK(d > 80 && d <= 100);
+    for (int i = 0; i < 8; i++)
+        kube_queue_add_rate_limited(q, "ns/b");
+    d = kube_queue_add_rate_limited(q, "ns/c");
+    CHECK(d > 900 && d <= 1000);
+    CHECK_INT_EQ(kube_queue_add_rate_limited_min(q, "ns/d", 5000), 5000);
+    /* Its own backoff still applies when it is the longer: "ns/b" failed 8 times (1280 ms). */
+    d = kube_queue_add_rate_limited(q, "ns/b");
+    CHECK(d >= 1280);
+    /* Tokens come back at 10 per second: 300 ms after the bucket ran one short, two or more
+     * adds (as many as the time slept allows) go through on their own backoff again. */
+    kube_queue_free(q);
+    q = kube_queue_new();
+    for (int i = 0; i < KUBE_QUEUE_BUCKET_BURST + 1; i++) {
+        snprintf(key, sizeof(key), "ns/k%d", i);
+        kube_queue_add_rate_limited(q, key);
+    }
+    int64_t t0 = kube_now_ms();
+    usleep(300 * 1000);
+    int free_adds = 0;
+    for (;;) {
+        snprintf(key, sizeof(key), "ns/e%d", free_adds);
+        d = kube_queue_add_rate_limited(q, key);
+        if (d > 5)
+            break;
+        free_adds++;
+    }
+    int64_t slept = kube_now_ms() - t0;
+    CHECK(free_adds >= 2);
+    CHECK(free_adds <= slept / 100);
+    CHECK(d <= 100);
     kube_queue_free(q);
 }
 
