@@ -4,6 +4,7 @@
  * final log line) and from the trace receiver.
  */
 #include <curl/curl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,7 @@ static void codes_add(struct run_codes *c, long code, long long count)
         c->count[i] = 0;
         c->n++;
     }
-    c->count[i] += count;
+    c->count[i] = count > LLONG_MAX - c->count[i] ? LLONG_MAX : c->count[i] + count;
 }
 
 /* Samples of ho11y_total{http_status_code="NNN"} V in a Prometheus text exposition. */

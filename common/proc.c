@@ -70,5 +70,5 @@ long proc_open_fds(void)
         if (e->d_name[0] != '.')
             n++;
     closedir(d);
-    return n - 1;
+    return n;
 }

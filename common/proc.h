@@ -22,8 +22,10 @@ int proc_self_stat(struct proc_stat *st);
  */
 double proc_start_time(void);
 
-/** The open file descriptors (entries of /proc/self/fd, not counting the reader's own); -1 when
- * the directory cannot be read. */
+/**
+ * The open file descriptors: the entries of /proc/self/fd, the one reading them included, as
+ * the Prometheus Go client counts them. -1 when the directory cannot be read.
+ */
 long proc_open_fds(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -135,4 +136,45 @@ long long ho11y_dtoll(double d)
     if (d <= -9223372036854775808.0)
         return LLONG_MIN;
     return (long long)d;
+}
+
+void ho11y_float_format(double v, bool om, char *out, size_t outlen)
+{
+    if (isnan(v)) {
+        snprintf(out, outlen, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(out, outlen, v > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    if (v == 0) {
+        snprintf(out, outlen, "%s%s", signbit(v) ? "-0" : "0", om ? ".0" : "");
+        return;
+    }
+    /* The shortest precision that reads back exactly (Go's shortest formatting). */
+    char tmp[40];
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+    const char *e = strchr(tmp, 'e');
+    long exp = e ? strtol(e + 1, NULL, 10) : 0;
+    /* Go's 'g' with the shortest precision uses the exponent form when the exponent is below -4
+     * or at least 6 (strconv/ftoa.go: "if precision was the shortest possible, use precision 6
+     * for this decision"). */
+    if (exp < -4 || exp >= 6) {
+        snprintf(out, outlen, "%s", tmp);
+    } else {
+        int decimals = prec - (int)exp - 1;
+        snprintf(out, outlen, "%.*f", decimals > 0 ? decimals : 0, v);
+    }
+    if (om && !strpbrk(out, ".e")) {
+        size_t n = strlen(out);
+        if (n + 3 <= outlen)
+            memcpy(out + n, ".0", 3);
+    }
 }

@@ -5,6 +5,8 @@
 #ifndef HO11Y_COMMON_UNITS_H
 #define HO11Y_COMMON_UNITS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -33,5 +35,13 @@ void ho11y_duration_format(int64_t ns, char *out, unsigned outlen);
  * text from elsewhere can hold anything. Pure.
  */
 long long ho11y_dtoll(double d);
+
+/**
+ * Formats v as Go's strconv.FormatFloat(v, 'g', -1, 64) does, which is how the Prometheus Go
+ * client writes sample values and `le` bounds ("1", "0.0001", "9.999999999999999e-06",
+ * "1.234567e+06", "+Inf", "NaN"); with om, appends ".0" when the result has neither '.' nor 'e'
+ * (OpenMetrics). out gets at most outlen bytes (32 suffice). Pure.
+ */
+void ho11y_float_format(double v, bool om, char *out, size_t outlen);
 
 #endif

@@ -914,9 +914,8 @@ static enum ho11y_err load_load(const struct env *e, struct gen_config *cfg)
         return fail(e, "HO11Y_LOAD_RATE", NULL, "must be set when HO11Y_LOAD_TARGET is");
     if (!url_check(t, NULL))
         return fail(e, "HO11Y_LOAD_TARGET", t, "want an http:// or https:// URL");
-    if (!parse_decimal(rate, &cfg->load_rate) || cfg->load_rate <= 0 || cfg->load_rate > 1e6)
-        return fail(e, "HO11Y_LOAD_RATE", rate,
-                    "want requests per second, more than 0 and at most 1000000");
+    if (!parse_decimal(rate, &cfg->load_rate) || cfg->load_rate < 0.001 || cfg->load_rate > 1e6)
+        return fail(e, "HO11Y_LOAD_RATE", rate, "want requests per second, from 0.001 to 1000000");
     cfg->load_target = xstrdup(t);
     return HO11Y_OK;
 }

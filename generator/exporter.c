@@ -237,8 +237,11 @@ static int64_t retry_after_ns(const char *v)
     time_t when = curl_getdate(v, NULL);
     if (when < 0)
         return -1;
-    int64_t delta = ((int64_t)when * 1000000000LL) - gen_now_ns();
-    return delta > 0 ? delta : 0;
+    /* In seconds first: a date centuries ahead must not overflow the nanoseconds. */
+    long long secs_left = (long long)when - gen_now_ns() / 1000000000LL;
+    if (secs_left > 86400)
+        secs_left = 86400;
+    return secs_left > 0 ? secs_left * 1000000000LL : 0;
 }
 
 static void record_status(struct gen_exporter *e, const char *status, bool error)

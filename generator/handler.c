@@ -6,6 +6,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "common/units.h"
 #include "generator/propagation.h"
 #include "generator/throttle.h"
 
@@ -64,8 +65,8 @@ static void copy_str(char *dst, size_t dstlen, const char *src)
 static void log_throttle(double tps, long cutoff)
 {
     char got[48], limit[48], msg[160];
-    metrics_format_float(tps, false, got, sizeof(got));
-    metrics_format_float((double)cutoff, false, limit, sizeof(limit));
+    ho11y_float_format(tps, false, got, sizeof(got));
+    ho11y_float_format((double)cutoff, false, limit, sizeof(limit));
     snprintf(msg, sizeof(msg), "Throttle engaged, got %s TPS with a %s TPS cutoff point", got,
              limit);
     log_kv(LOG_LEVEL_INFO, msg, NULL, 0);

@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/units.h"
 #include "generator/config.h"
 #include "generator/downstream.h"
 #include "generator/exporter.h"
@@ -103,7 +104,7 @@ static void log_startup(const struct app *a)
     if (c->failure_percent > 0) {
         char rate[48], codes[256] = "";
         size_t o = 0;
-        metrics_format_float(c->failure_percent, false, rate, sizeof(rate));
+        ho11y_float_format(c->failure_percent, false, rate, sizeof(rate));
         for (size_t i = 0; i < c->nfailure_codes; i++)
             o += (size_t)snprintf(codes + o, sizeof(codes) - o, "%s%d", i ? "," : "",
                                   c->failure_codes[i]);

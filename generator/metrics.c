@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "common/alloc.h"
+#include "common/units.h"
 #include "generator/trace.h"
 
 struct exemplar {
@@ -282,47 +283,6 @@ double metrics_value(const struct metric *m)
     return bits_to_double(atomic_load_explicit(&m->bits, memory_order_relaxed));
 }
 
-void metrics_format_float(double v, bool om, char *out, size_t outlen)
-{
-    if (isnan(v)) {
-        snprintf(out, outlen, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        snprintf(out, outlen, v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    if (v == 0) {
-        snprintf(out, outlen, "%s%s", signbit(v) ? "-0" : "0", om ? ".0" : "");
-        return;
-    }
-    /* The shortest precision that reads back exactly (Go's shortest formatting). */
-    char tmp[40];
-    int prec = 1;
-    for (; prec < 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
-    const char *e = strchr(tmp, 'e');
-    long exp = e ? strtol(e + 1, NULL, 10) : 0;
-    /* Go's 'g' with the shortest precision uses the exponent form when the exponent is below -4
-     * or at least 6 (strconv/ftoa.go: "if precision was the shortest possible, use precision 6
-     * for this decision"). */
-    if (exp < -4 || exp >= 6) {
-        snprintf(out, outlen, "%s", tmp);
-    } else {
-        int decimals = prec - (int)exp - 1;
-        snprintf(out, outlen, "%.*f", decimals > 0 ? decimals : 0, v);
-    }
-    if (om && !strpbrk(out, ".e")) {
-        size_t n = strlen(out);
-        if (n + 3 <= outlen)
-            memcpy(out + n, ".0", 3);
-    }
-}
-
 /* Appends s with the exposition escapes: backslash, newline, and (in label values) quotes. */
 static enum ho11y_err add_escaped(struct hbuf *b, const char *s, bool quotes)
 {
@@ -371,7 +331,7 @@ static void put(struct render *rd, const char *s)
 static void put_float(struct render *rd, double v)
 {
     char num[48];
-    metrics_format_float(v, rd->om, num, sizeof(num));
+    ho11y_float_format(v, rd->om, num, sizeof(num));
     put(rd, num);
 }
 
@@ -421,7 +381,7 @@ static void put_histogram(struct render *rd, const struct metric_family *f, stru
     for (size_t i = 0; i <= f->nbuckets; i++) {
         cumulative += atomic_load_explicit(&m->buckets[i], memory_order_relaxed);
         if (i < f->nbuckets)
-            metrics_format_float(f->buckets[i], rd->om, le, sizeof(le));
+            ho11y_float_format(f->buckets[i], rd->om, le, sizeof(le));
         else
             snprintf(le, sizeof(le), "+Inf");
         put_series(rd, f, "_bucket", m, "le", le);

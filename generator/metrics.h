@@ -103,10 +103,4 @@ const char *metrics_content_type(enum metrics_format format);
  */
 enum metrics_format metrics_negotiate(const char *accept, bool allow_openmetrics);
 
-/**
- * Formats v as Go's strconv.FormatFloat(v, 'g', -1, 64) does ("1", "0.0001", "1.234567e+06",
- * "+Inf", "NaN"); with om, appends ".0" when the result has neither '.' nor 'e' (OpenMetrics).
- */
-void metrics_format_float(double v, bool om, char *out, size_t outlen);
-
 #endif

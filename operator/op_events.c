@@ -254,8 +254,9 @@ static enum ho11y_err event_patch(struct kube_conn *conn, const char *ns, const 
         return result;
     cJSON *o = cJSON_ParseWithLength(resp.body, resp.body_len);
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "count");
+    /* Event.count is an int32: whatever the answer holds is kept within it. */
     long long count = doc_number_ll(c, 1);
-    *stored = count >= 1 ? count : 1;
+    *stored = count < 1 ? 1 : count > INT32_MAX ? INT32_MAX : count;
     cJSON_Delete(o);
     return HO11Y_OK;
 }
@@ -313,7 +314,7 @@ enum ho11y_err op_events_record(struct op_events *ev, struct kube_conn *conn,
         result = event_patch(conn, t->ns, name, body, &stored, err, sizeof(err));
         free(body);
         if (result == HO11Y_OK) {
-            count = stored + 1;
+            count = stored < INT32_MAX ? stored + 1 : stored;
             result = event_bump(conn, t->ns, name, count, now, err, sizeof(err));
         } else if (result == HO11Y_NOTFOUND) {
             /* It expired in between. */

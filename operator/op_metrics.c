@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/units.h"
+
 /* controller-runtime's reconcile time buckets. */
 static const double reconcile_bounds[OP_METRICS_NBUCKETS] = {
     0.005, 0.01, 0.025, 0.05, 0.1,  0.15, 0.2,  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
@@ -48,15 +50,19 @@ void op_metrics_write_histogram(struct hbuf *out, const char *name, const char *
                                 double sum, unsigned long long count)
 {
     const char *sep = labels[0] ? "," : "";
-    for (size_t i = 0; i < n; i++)
-        hbuf_addf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, bounds[i], buckets[i]);
+    char num[40];
+    /* Bounds and sums are written as the Prometheus Go client writes them. */
+    for (size_t i = 0; i < n; i++) {
+        ho11y_float_format(bounds[i], false, num, sizeof(num));
+        hbuf_addf(out, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, sep, num, buckets[i]);
+    }
     hbuf_addf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, count);
-    /* Seconds down to the workqueue's 10 ns bucket keep their digits. */
+    ho11y_float_format(sum, false, num, sizeof(num));
     if (labels[0])
-        hbuf_addf(out, "%s_sum{%s} %.12g\n%s_count{%s} %llu\n", name, labels, sum, name, labels,
+        hbuf_addf(out, "%s_sum{%s} %s\n%s_count{%s} %llu\n", name, labels, num, name, labels,
                   count);
     else
-        hbuf_addf(out, "%s_sum %.12g\n%s_count %llu\n", name, sum, name, count);
+        hbuf_addf(out, "%s_sum %s\n%s_count %llu\n", name, num, name, count);
 }
 
 void op_metrics_write(struct op_metrics *m, const char *controller, struct hbuf *out)

@@ -760,6 +760,7 @@ static enum op_result invalid(struct rc *rc, const char *msg, int64_t *after_ms)
     pthread_mutex_lock(&rc->ctl->state_lock);
     struct op_topo_state *s = op__state_get(rc->ctl, rc->topo, rc->key);
     int report = s->invalid_generation != rc->topo->generation;
+    s->error_reported = 0; /* a run of API failures ends with the spec that met them */
     pthread_mutex_unlock(&rc->ctl->state_lock);
     /* Logged once per generation, like the event. */
     if (report)

@@ -45,8 +45,12 @@ struct kube_queue {
     int64_t tokens_ns; /* when tokens was last brought up to date */
 };
 
-const double kube_queue_bounds[KUBE_QUEUE_NBUCKETS] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3,
-                                                       1e-2, 1e-1, 1,    10,   100,  1000};
+/* client-go's ExponentialBuckets(10e-9, 10, 12) multiplies as it goes, so two of its bounds
+ * are not the decimal powers they stand for; these are its exact values, and /metrics shows
+ * them as client-go's scrapes do (le="9.999999999999999e-06"). */
+const double kube_queue_bounds[KUBE_QUEUE_NBUCKETS] = {
+    1e-8, 1e-7, 1e-6, 9.999999999999999e-06, 9.999999999999999e-05, 1e-3, 1e-2, 1e-1, 1,
+    10,   100,  1000};
 
 static void observe(struct kube_queue_histogram *h, int64_t ns)
 {

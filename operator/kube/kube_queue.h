@@ -4,7 +4,8 @@
  * it dirty and it comes back once the first worker calls done); delayed adds wait in a heap
  * where the earliest deadline wins; rate-limited adds wait 5 ms * 2^failures, capped at 1000 s,
  * until forget, and at least as long as a token bucket shared by every key (10 per second,
- * burst 100) makes them: client-go's default controller rate limiter, the larger of the two, so
+ * burst 100) makes them: client-go's DefaultControllerRateLimiter (the classic workqueue's;
+ * controller-runtime's newer priority queue has no shared bucket), the larger of the two, so
  * that many keys failing at once (an API outage) are retried at 10 per second after the first
  * 100, not all together. Thread-safe.
  *

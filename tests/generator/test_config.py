@@ -44,6 +44,7 @@ BAD = [
     ("HO11Y_LOAD_RATE", "fast", {"HO11Y_LOAD_TARGET": "http://127.0.0.1:9/"}),
     ("HO11Y_LOAD_RATE", "", {"HO11Y_LOAD_TARGET": "http://127.0.0.1:9/"}),
     ("HO11Y_LOAD_RATE", "-5", {"HO11Y_LOAD_TARGET": "http://127.0.0.1:9/"}),
+    ("HO11Y_LOAD_RATE", "0.0000000001", {"HO11Y_LOAD_TARGET": "http://127.0.0.1:9/"}),
     ("HO11Y_LOAD_CONCURRENCY", "0"), ("HO11Y_LOAD_DURATION", "soon"),
     ("HO11Y_LOAD_REQUESTS", "0"), ("HO11Y_LOAD_REQUESTS", "ten"), ("HO11Y_LOAD_REQUESTS", "-1"),
     ("HO11Y_CONNECT_TO", "backend:8765"), ("HO11Y_CONNECT_TO", "backend:8765:127.0.0.1"),

@@ -49,11 +49,16 @@ class BasicTest(OperatorTest):
         something after the sample converged."""
         queue = {"name": "topology", "controller": "topology"}
         ctl = {"controller": "topology"}
-        # Idle: no worker inside a reconcile, nothing in progress in the queue.
-        wait_until(lambda: op.metric("controller_runtime_active_workers", ctl) == 0 and
-                   op.metric("workqueue_unfinished_work_seconds", queue) == 0, 30, 0.1,
-                   "idle workers")
-        m = op.metrics()
+        # One scrape taken while idle: no worker inside a reconcile, nothing in progress in the
+        # queue, every key taken also done.
+        def idle_scrape():
+            body = op.metrics()
+            idle = (value(body, "controller_runtime_active_workers", ctl) == 0 and
+                    value(body, "workqueue_unfinished_work_seconds", queue) == 0 and
+                    value(body, "workqueue_queue_duration_seconds_count", queue) ==
+                    value(body, "workqueue_work_duration_seconds_count", queue))
+            return body if idle else None
+        m = wait_until(idle_scrape, 30, 0.1, "an idle scrape")
         for name, kind in (("controller_runtime_max_concurrent_reconciles", "gauge"),
                            ("controller_runtime_active_workers", "gauge"),
                            ("workqueue_unfinished_work_seconds", "gauge"),
@@ -67,9 +72,10 @@ class BasicTest(OperatorTest):
         self.assertEqual(value(m, "workqueue_unfinished_work_seconds", queue), 0)
         self.assertEqual(value(m, "workqueue_longest_running_processor_seconds", queue), 0)
 
-        # ExponentialBuckets(1e-8, 10, 12), written as the Go client writes them (%g).
-        exp = ["1e-08", "1e-07", "1e-06", "1e-05", "0.0001", "0.001", "0.01", "0.1", "1", "10",
-               "100", "1000"]
+        # client-go's ExponentialBuckets(10e-9, 10, 12), whose repeated multiplication leaves
+        # two bounds off their decimal powers, written as the Go client writes them.
+        exp = ["1e-08", "1e-07", "1e-06", "9.999999999999999e-06", "9.999999999999999e-05",
+               "0.001", "0.01", "0.1", "1", "10", "100", "1000"]
         reconciles = value(m, "controller_runtime_reconcile_total", ctl)
         self.assertGreaterEqual(reconciles, 1)
         qcount, qsum = self.check_histogram(m, "workqueue_queue_duration_seconds", queue, exp)

@@ -73,6 +73,39 @@ TEST(number_conversion_saturates)
     cJSON_Delete(doc);
 }
 
+TEST(float_format_as_go)
+{
+    static const struct {
+        double v;
+        bool om;
+        const char *want;
+    } cases[] = {
+        {1, false, "1"},
+        {0, false, "0"},
+        {0.005, false, "0.005"},
+        {60, false, "60"},
+        {1.25, false, "1.25"},
+        {123456, false, "123456"},
+        {1e6, false, "1e+06"},
+        {1234567, false, "1.234567e+06"},
+        {0.0001, false, "0.0001"},
+        {0.00001, false, "1e-05"},
+        {1e-8, false, "1e-08"},
+        {1e-6 * 10, false, "9.999999999999999e-06"},
+        {-2.5, false, "-2.5"},
+        {1, true, "1.0"},
+        {1e6, true, "1e+06"},
+        {HUGE_VAL, false, "+Inf"},
+        {-HUGE_VAL, false, "-Inf"},
+        {NAN, false, "NaN"},
+    };
+    char out[40];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ho11y_float_format(cases[i].v, cases[i].om, out, sizeof(out));
+        CHECK_STR_EQ(out, cases[i].want);
+    }
+}
+
 TEST(duration_parse)
 {
     int64_t ns = -1;

@@ -70,18 +70,21 @@ TEST(queue_shared_bucket_spaces_many_failures)
 {
     /* The first 100 failures of distinct keys wait their own backoff (5 ms); after that the
      * shared bucket (10 per second) spaces them 100 ms apart, and a Retry-After still wins. */
+    /* Tokens come back at 10 per second (one per 100 ms) meanwhile: the waits below are
+     * checked against the time that has passed since the queue was made. */
+    int64_t made = kube_now_ms();
     struct kube_queue *q = kube_queue_new();
     char key[32];
     for (int i = 0; i < KUBE_QUEUE_BUCKET_BURST; i++) {
         snprintf(key, sizeof(key), "ns/k%d", i);
-        CHECK_INT_EQ(kube_queue_add_rate_limited(q, key), 5);
+        CHECK(kube_queue_add_rate_limited(q, key) == 5 || kube_now_ms() - made >= 100);
     }
     int64_t d = kube_queue_add_rate_limited(q, "ns/a");
-    CHECK(d > 80 && d <= 100);
+    CHECK(d <= 100 && d >= 100 - (kube_now_ms() - made) - 1);
     for (int i = 0; i < 8; i++)
         kube_queue_add_rate_limited(q, "ns/b");
     d = kube_queue_add_rate_limited(q, "ns/c");
-    CHECK(d > 900 && d <= 1000);
+    CHECK(d <= 1000 && d >= 1000 - (kube_now_ms() - made) - 1);
     CHECK_INT_EQ(kube_queue_add_rate_limited_min(q, "ns/d", 5000), 5000);
     /* Its own backoff still applies when it is the longer: "ns/b" failed 8 times (1280 ms). */
     d = kube_queue_add_rate_limited(q, "ns/b");
@@ -89,12 +92,12 @@ TEST(queue_shared_bucket_spaces_many_failures)
     /* Tokens come back at 10 per second: 300 ms after the bucket ran one short, two or more
      * adds (as many as the time slept allows) go through on their own backoff again. */
     kube_queue_free(q);
+    int64_t t0 = kube_now_ms();
     q = kube_queue_new();
     for (int i = 0; i < KUBE_QUEUE_BUCKET_BURST + 1; i++) {
         snprintf(key, sizeof(key), "ns/k%d", i);
         kube_queue_add_rate_limited(q, key);
     }
-    int64_t t0 = kube_now_ms();
     usleep(300 * 1000);
     int free_adds = 0;
     for (;;) {
@@ -106,7 +109,8 @@ TEST(queue_shared_bucket_spaces_many_failures)
     }
     int64_t slept = kube_now_ms() - t0;
     CHECK(free_adds >= 2);
-    CHECK(free_adds <= slept / 100);
+    /* An add whose wait for the bucket is under its own 5 ms backoff counts as free too. */
+    CHECK(free_adds <= slept / 100 + 1);
     CHECK(d <= 100);
     kube_queue_free(q);
 }
