@@ -219,7 +219,9 @@ static void metrics(void *ud, struct hbuf *out)
     struct op_leader *leader = app.leader;
     int synced = app.synced;
     pthread_mutex_unlock(&app.lock);
-    int leading = leader ? op_leader_is_leader(leader) : synced;
+    /* Without election the process leads once its caches are synced; with it, only once the
+     * elector has the Lease (not in the moment between the sync and the elector's start). */
+    int leading = leader ? op_leader_is_leader(leader) : synced && !app.opts.leader_elect;
     hbuf_addf(out,
               "# HELP leader_election_master_status Gauge of if the reporting system is master "
               "of the relevant lease, 0 indicates backup, 1 indicates master.\n"

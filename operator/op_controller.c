@@ -421,6 +421,10 @@ void op_controller_stop(struct op_controller *ctl, int64_t drain_ms)
         pthread_join(ctl->threads[i], NULL);
     free(ctl->threads);
     ctl->threads = NULL;
+    /* Every watch is told first, then each is waited for: they wind down together. */
+    kube_informer_stop_async(ctl->topologies);
+    for (int k = 0; k < OP_KIND_COUNT; k++)
+        kube_informer_stop_async(ctl->children[k]);
     kube_informer_stop(ctl->topologies);
     for (int k = 0; k < OP_KIND_COUNT; k++)
         kube_informer_stop(ctl->children[k]);

@@ -36,22 +36,37 @@ struct op_leader {
     int64_t last_renew_ms; /* our last successful renewal */
 };
 
+enum ho11y_err op_leader_check_timings(int64_t lease_ms, int64_t renew_ms, int64_t retry_ms,
+                                       char *err, size_t errlen)
+{
+    if (lease_ms <= renew_ms) {
+        snprintf(err, errlen,
+                 "--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline");
+        return HO11Y_INVAL;
+    }
+    if (renew_ms * 10 <= retry_ms * 12) {
+        snprintf(err, errlen,
+                 "--leader-elect-renew-deadline must be longer than 1.2 x "
+                 "--leader-elect-retry-period");
+        return HO11Y_INVAL;
+    }
+    if (retry_ms < 100 || lease_ms < 1000) {
+        snprintf(err, errlen,
+                 "--leader-elect-lease-duration must be at least 1s and "
+                 "--leader-elect-retry-period at least 100ms");
+        return HO11Y_INVAL;
+    }
+    return HO11Y_OK;
+}
+
 enum ho11y_err op_leader_new(struct kube_client *client, const struct op_leader_opts *opts,
                              struct op_leader **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (opts->lease_duration_ms <= opts->renew_deadline_ms) {
-        snprintf(err, errlen, "the lease duration must be longer than the renew deadline");
-        return HO11Y_INVAL;
-    }
-    if (opts->renew_deadline_ms * 10 <= opts->retry_period_ms * 12) {
-        snprintf(err, errlen, "the renew deadline must be longer than 1.2 x the retry period");
-        return HO11Y_INVAL;
-    }
-    if (opts->retry_period_ms < 100 || opts->lease_duration_ms < 1000) {
-        snprintf(err, errlen, "the lease duration must be at least 1s and the retry period 100ms");
-        return HO11Y_INVAL;
-    }
+    enum ho11y_err r = op_leader_check_timings(opts->lease_duration_ms, opts->renew_deadline_ms,
+                                               opts->retry_period_ms, err, errlen);
+    if (r)
+        return r;
     struct op_leader *l = xcalloc(1, sizeof(*l));
     l->client = client;
     l->ns = xstrdup(opts->ns);

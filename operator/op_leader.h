@@ -32,6 +32,14 @@ struct op_leader_opts {
 struct op_leader;
 
 /**
+ * Checks lease timings as client-go does: lease > renew deadline > 1.2 x retry period, the lease
+ * at least 1 s and the retry period at least 100 ms. HO11Y_INVAL with a message naming the
+ * flags otherwise. Pure.
+ */
+enum ho11y_err op_leader_check_timings(int64_t lease_ms, int64_t renew_ms, int64_t retry_ms,
+                                       char *err, size_t errlen);
+
+/**
  * Checks the timings (lease > renew deadline > 1.2 x retry period) and makes a stopped elector;
  * HO11Y_INVAL with a message otherwise. Strings are copied; client is borrowed.
  */

@@ -6,8 +6,20 @@
 
 #include "api/constants.h"
 #include "common/units.h"
+#include "op_http.h"
+#include "op_leader.h"
 
-enum opt_type { OPT_STR, OPT_INT, OPT_BOOL, OPT_DURATION, OPT_LEVEL, OPT_FORMAT };
+enum opt_type {
+    OPT_STR,
+    OPT_INT,
+    OPT_BOOL,
+    OPT_DURATION,
+    OPT_LEVEL,
+    OPT_FORMAT,
+    OPT_ADDR,    /* host:port, :port or 0 */
+    OPT_POLICY,  /* an image pull policy */
+    OPT_CLI_BOOL /* a boolean read from the command line only (--help, --version) */
+};
 
 struct opt {
     const char *name;
@@ -28,7 +40,7 @@ static const struct opt opts[] = {
      "generator image for Topologies that name none (default " TOPO_DEFAULT_GENERATOR_IMAGE ")"},
     {"collector-image", OPT_STR, OFF(collector_image),
      "collector image for Topologies that name none (default " TOPO_DEFAULT_COLLECTOR_IMAGE ")"},
-    {"image-pull-policy", OPT_STR, OFF(image_pull_policy),
+    {"image-pull-policy", OPT_POLICY, OFF(image_pull_policy),
      "pull policy for Topologies that name none (default " TOPO_DEFAULT_PULL_POLICY ")"},
     {"leader-elect", OPT_BOOL, OFF(leader_elect),
      "reconcile only while holding the leader Lease (for more than one replica)"},
@@ -48,14 +60,14 @@ static const struct opt opts[] = {
     {"cache-sync-timeout", OPT_DURATION, OFF(cache_sync_timeout_ms),
      "how long the first list of every watched kind may take before the operator gives up and "
      "exits 1, e.g. when the API server's certificate is not trusted (default 2m)"},
-    {"metrics-addr", OPT_STR, OFF(metrics_addr),
+    {"metrics-addr", OPT_ADDR, OFF(metrics_addr),
      "address of /metrics, host:port or :port; 0 disables (default :8080)"},
-    {"health-addr", OPT_STR, OFF(health_addr),
+    {"health-addr", OPT_ADDR, OFF(health_addr),
      "address of /healthz and /readyz; 0 disables (default :8081)"},
     {"log-level", OPT_LEVEL, OFF(log_level), "debug, info, warn or error (default info)"},
     {"log-format", OPT_FORMAT, OFF(log_format), "text or json (default text)"},
-    {"help", OPT_BOOL, OFF(help), "print this help and exit"},
-    {"version", OPT_BOOL, OFF(version), "print the version and exit"},
+    {"help", OPT_CLI_BOOL, OFF(help), "print this help and exit"},
+    {"version", OPT_CLI_BOOL, OFF(version), "print the version and exit"},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -65,9 +77,10 @@ void op_options_usage(FILE *f)
     fprintf(f, "Usage: ho11y-operator [flags]\n\n"
                "Runs the Topology controller (ho11y.dev/v1alpha1): reconciles Deployments,\n"
                "Services, the collector ConfigMap and ServiceAccounts for every Topology.\n\n"
-               "Flags (each also read from HO11Y_<FLAG>, e.g. HO11Y_METRICS_ADDR; flags win):\n");
+               "Flags (each but --help and --version also read from HO11Y_<FLAG>, e.g.\n"
+               "HO11Y_METRICS_ADDR; a flag given on the command line wins over its variable):\n");
     for (size_t i = 0; i < NOPTS; i++) {
-        int bool_flag = opts[i].type == OPT_BOOL;
+        int bool_flag = opts[i].type == OPT_BOOL || opts[i].type == OPT_CLI_BOOL;
         fprintf(f, "  --%s%s\n      %s\n", opts[i].name, bool_flag ? "" : " VALUE", opts[i].help);
     }
     fprintf(f, "\nIn a cluster the service-account folder (token, ca.crt, namespace) can be moved "
@@ -85,6 +98,26 @@ static enum ho11y_err set_value(const struct opt *op, const char *value, const c
     case OPT_STR:
         *(const char **)(base + op->offset) = value;
         return HO11Y_OK;
+    case OPT_ADDR: {
+        char host[256];
+        int port, enabled;
+        if (op_http_parse_addr(value, host, sizeof(host), &port, &enabled)) {
+            snprintf(err, errlen, "%s: invalid address \"%s\": want host:port, :port or 0", source,
+                     value);
+            return HO11Y_INVAL;
+        }
+        *(const char **)(base + op->offset) = value;
+        return HO11Y_OK;
+    }
+    case OPT_POLICY:
+        if (strcmp(value, "Always") != 0 && strcmp(value, "IfNotPresent") != 0 &&
+            strcmp(value, "Never") != 0) {
+            snprintf(err, errlen, "%s: invalid value \"%s\": want Always, IfNotPresent or Never",
+                     source, value);
+            return HO11Y_INVAL;
+        }
+        *(const char **)(base + op->offset) = value;
+        return HO11Y_OK;
     case OPT_INT: {
         long v = strtol(value, &end, 10);
         if (end == value || *end || v < 1 || v > 1024) {
@@ -96,6 +129,7 @@ static enum ho11y_err set_value(const struct opt *op, const char *value, const c
         return HO11Y_OK;
     }
     case OPT_BOOL:
+    case OPT_CLI_BOOL:
         if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
             *(int *)(base + op->offset) = 1;
         else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
@@ -149,17 +183,7 @@ enum ho11y_err op_options_parse(int argc, char **argv, struct op_options *o, cha
     o->log_level = LOG_LEVEL_INFO;
     o->log_format = LOG_FORMAT_TEXT;
     enum ho11y_err r;
-    /* The environment first, so that flags override it. */
-    for (size_t i = 0; i < NOPTS; i++) {
-        char env[64] = "HO11Y_";
-        size_t n = strlen(env);
-        for (const char *p = opts[i].name; *p && n < sizeof(env) - 1; p++)
-            env[n++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-        env[n] = '\0';
-        const char *v = getenv(env);
-        if (v && v[0] && (r = set_value(&opts[i], v, env, o, err, errlen)))
-            return r;
-    }
+    unsigned char given[NOPTS] = {0};
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
         if (strncmp(arg, "--", 2) != 0) {
@@ -168,16 +192,17 @@ enum ho11y_err op_options_parse(int argc, char **argv, struct op_options *o, cha
         }
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-        const struct opt *op = NULL;
+        size_t k = NOPTS;
         for (size_t i = 0; i < NOPTS; i++)
             if (strlen(opts[i].name) == nlen && strncmp(opts[i].name, name, nlen) == 0)
-                op = &opts[i];
-        if (!op) {
+                k = i;
+        if (k == NOPTS) {
             snprintf(err, errlen, "unknown flag --%.*s (see --help)", (int)nlen, name);
             return HO11Y_INVAL;
         }
+        const struct opt *op = &opts[k];
         const char *value = eq ? eq + 1 : NULL;
-        if (!value && op->type == OPT_BOOL)
+        if (!value && (op->type == OPT_BOOL || op->type == OPT_CLI_BOOL))
             value = "true";
         if (!value) {
             if (a + 1 >= argc) {
@@ -190,7 +215,24 @@ enum ho11y_err op_options_parse(int argc, char **argv, struct op_options *o, cha
         snprintf(source, sizeof(source), "--%s", op->name);
         if ((r = set_value(op, value, source, o, err, errlen)))
             return r;
+        given[k] = 1;
     }
+    /* Then the environment, for what the command line left unset. */
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (given[i] || opts[i].type == OPT_CLI_BOOL)
+            continue;
+        char env[64] = "HO11Y_";
+        size_t n = strlen(env);
+        for (const char *p = opts[i].name; *p && n < sizeof(env) - 1; p++)
+            env[n++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+        env[n] = '\0';
+        const char *v = getenv(env);
+        if (v && v[0] && (r = set_value(&opts[i], v, env, o, err, errlen)))
+            return r;
+    }
+    if (o->leader_elect && (r = op_leader_check_timings(o->lease_duration_ms, o->renew_deadline_ms,
+                                                        o->retry_period_ms, err, errlen)))
+        return r;
     if (o->ns && !o->ns[0])
         o->ns = NULL;
     return HO11Y_OK;

@@ -554,7 +554,7 @@ enum ho11y_err kube_informer_start(struct kube_informer *inf)
     return HO11Y_OK;
 }
 
-void kube_informer_stop(struct kube_informer *inf)
+void kube_informer_stop_async(struct kube_informer *inf)
 {
     if (!inf->started)
         return;
@@ -562,6 +562,13 @@ void kube_informer_stop(struct kube_informer *inf)
     atomic_store(&inf->stop, 1);
     pthread_cond_broadcast(&inf->sleep_cond);
     pthread_mutex_unlock(&inf->sleep_lock);
+}
+
+void kube_informer_stop(struct kube_informer *inf)
+{
+    if (!inf->started)
+        return;
+    kube_informer_stop_async(inf);
     pthread_join(inf->thread, NULL);
     kube_conn_free(inf->conn);
     inf->conn = NULL;

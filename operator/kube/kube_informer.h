@@ -60,6 +60,11 @@ struct kube_informer;
 struct kube_informer *kube_informer_new(struct kube_client *c, const struct kube_informer_opts *o);
 /** Starts the informer thread. HO11Y_INTERNAL when the thread cannot start. */
 enum ho11y_err kube_informer_start(struct kube_informer *inf);
+/**
+ * Asks the thread to stop (its request in flight is aborted) without waiting for it, so that
+ * several informers can wind down at once before kube_informer_stop waits for each.
+ */
+void kube_informer_stop_async(struct kube_informer *inf);
 /** Stops the thread (aborting a request in flight) and waits for it. Idempotent. */
 void kube_informer_stop(struct kube_informer *inf);
 /** Stops and frees, with every cached record. NULL is a no-op. */

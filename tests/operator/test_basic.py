@@ -218,6 +218,29 @@ class BasicTest(OperatorTest):
                            stderr=subprocess.PIPE, text=True, timeout=30)
         self.assertEqual(r.returncode, 1)
         self.assertIn("/nonexistent/kubeconfig", r.stderr)
+        # Values checked before anything starts: exit 2 with the flag named.
+        for args, named in ((["--image-pull-policy", "Sometimes"], "--image-pull-policy"),
+                            (["--metrics-addr", "localhost"], "--metrics-addr"),
+                            (["--health-addr", ":99999"], "--health-addr"),
+                            (["--leader-elect", "--leader-elect-lease-duration", "5s"],
+                             "--leader-elect-lease-duration"),
+                            (["--leader-elect", "--leader-elect-retry-period", "9s"],
+                             "--leader-elect-retry-period")):
+            r = subprocess.run([exe] + args + ["--kubeconfig", "/nonexistent/kubeconfig"],
+                               stderr=subprocess.PIPE, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(named, r.stderr)
+        # A flag on the command line wins over its variable, even a malformed one; --help and
+        # --version are never read from the environment.
+        env = dict(os.environ, HO11Y_WORKERS="abc", HO11Y_VERSION="0.1.0", HO11Y_HELP="yes")
+        r = subprocess.run([exe, "--workers", "3", "--help"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Usage: ho11y-operator", r.stdout)
+        env = dict(os.environ, HO11Y_WORKERS="abc")
+        r = subprocess.run([exe, "--version"], stderr=subprocess.PIPE, text=True, env=env)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("HO11Y_WORKERS", r.stderr)
 
     def test_json_logs_and_env_flags(self):
         op = self.start_operator("--log-format", "json", env={"HO11Y_WORKERS": "2"})
