@@ -38,6 +38,9 @@ enum ho11y_err op_http_parse_addr(const char *addr, char *host, size_t hostlen, 
         return HO11Y_INVAL;
     memcpy(host, addr, hl);
     host[hl] = '\0';
+    struct in_addr ip;
+    if (host[0] && strcmp(host, "localhost") != 0 && inet_pton(AF_INET, host, &ip) != 1)
+        return HO11Y_INVAL; /* the servers listen on IPv4 only */
     char *end;
     long p = strtol(colon + 1, &end, 10);
     if (end == colon + 1 || *end || p < 0 || p > 65535)

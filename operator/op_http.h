@@ -23,8 +23,8 @@ struct op_http_handlers {
 struct op_http;
 
 /**
- * Parses an address: "host:port", ":port" (every interface) or "0" (disabled: *enabled = 0).
- * HO11Y_INVAL when malformed.
+ * Parses an address: "host:port", ":port" (every interface) or "0" (disabled: *enabled = 0);
+ * the host is an IPv4 address or "localhost". HO11Y_INVAL when malformed.
  */
 enum ho11y_err op_http_parse_addr(const char *addr, char *host, size_t hostlen, int *port,
                                   int *enabled);

@@ -102,14 +102,18 @@ static enum ho11y_err set_value(const struct opt *op, const char *value, const c
         char host[256];
         int port, enabled;
         if (op_http_parse_addr(value, host, sizeof(host), &port, &enabled)) {
-            snprintf(err, errlen, "%s: invalid address \"%s\": want host:port, :port or 0", source,
-                     value);
+            snprintf(err, errlen,
+                     "%s: invalid address \"%s\": want host:port (an IPv4 host or localhost), "
+                     ":port or 0",
+                     source, value);
             return HO11Y_INVAL;
         }
         *(const char **)(base + op->offset) = value;
         return HO11Y_OK;
     }
     case OPT_POLICY:
+        if (!value[0]) /* the default, as an empty value of any flag */
+            return HO11Y_OK;
         if (strcmp(value, "Always") != 0 && strcmp(value, "IfNotPresent") != 0 &&
             strcmp(value, "Never") != 0) {
             snprintf(err, errlen, "%s: invalid value \"%s\": want Always, IfNotPresent or Never",
@@ -141,8 +145,9 @@ static enum ho11y_err set_value(const struct opt *op, const char *value, const c
         return HO11Y_OK;
     case OPT_DURATION: {
         int64_t ns = 0;
-        if (ho11y_duration_parse(value, &ns) || ns <= 0) {
-            snprintf(err, errlen, "%s: invalid duration \"%s\" (e.g. 15s, 500ms)", source, value);
+        if (ho11y_duration_parse(value, &ns) || ns < 1000000) {
+            snprintf(err, errlen, "%s: invalid duration \"%s\": want 1ms or more (e.g. 15s, 500ms)",
+                     source, value);
             return HO11Y_INVAL;
         }
         *(int64_t *)(base + op->offset) = ns / 1000000;
@@ -217,6 +222,9 @@ enum ho11y_err op_options_parse(int argc, char **argv, struct op_options *o, cha
             return r;
         given[k] = 1;
     }
+    /* --help and --version answer whatever the rest holds. */
+    if (o->help || o->version)
+        return HO11Y_OK;
     /* Then the environment, for what the command line left unset. */
     for (size_t i = 0; i < NOPTS; i++) {
         if (given[i] || opts[i].type == OPT_CLI_BOOL)

@@ -1,6 +1,7 @@
 /*
- * The operator's command line: every flag may also come from the environment as HO11Y_<FLAG>
- * (upper case, dashes as underscores: --metrics-addr = HO11Y_METRICS_ADDR); flags win.
+ * The operator's command line: every flag but --help and --version may also come from the
+ * environment as HO11Y_<FLAG> (upper case, dashes as underscores: --metrics-addr =
+ * HO11Y_METRICS_ADDR); a flag on the command line wins, and its variable is then not read.
  */
 #ifndef HO11Y_OP_OPTIONS_H
 #define HO11Y_OP_OPTIONS_H

@@ -62,7 +62,9 @@ struct kube_informer *kube_informer_new(struct kube_client *c, const struct kube
 enum ho11y_err kube_informer_start(struct kube_informer *inf);
 /**
  * Asks the thread to stop (its request in flight is aborted) without waiting for it, so that
- * several informers can wind down at once before kube_informer_stop waits for each.
+ * several informers can wind down at once before kube_informer_stop waits for each. A no-op
+ * when not started. Called by the thread that starts and stops the informer, like
+ * kube_informer_stop.
  */
 void kube_informer_stop_async(struct kube_informer *inf);
 /** Stops the thread (aborting a request in flight) and waits for it. Idempotent. */

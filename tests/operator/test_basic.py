@@ -221,7 +221,11 @@ class BasicTest(OperatorTest):
         # Values checked before anything starts: exit 2 with the flag named.
         for args, named in ((["--image-pull-policy", "Sometimes"], "--image-pull-policy"),
                             (["--metrics-addr", "localhost"], "--metrics-addr"),
+                            (["--metrics-addr=example.com:8080"], "--metrics-addr"),
                             (["--health-addr", ":99999"], "--health-addr"),
+                            (["--health-addr", "[::1]:8081"], "--health-addr"),
+                            (["--graceful-shutdown-timeout", "500us"],
+                             "--graceful-shutdown-timeout"),
                             (["--leader-elect", "--leader-elect-lease-duration", "5s"],
                              "--leader-elect-lease-duration"),
                             (["--leader-elect", "--leader-elect-retry-period", "9s"],
@@ -230,20 +234,38 @@ class BasicTest(OperatorTest):
                                stderr=subprocess.PIPE, text=True, timeout=30)
             self.assertEqual(r.returncode, 2, (args, r.stderr))
             self.assertIn(named, r.stderr)
-        # A flag on the command line wins over its variable, even a malformed one; --help and
-        # --version are never read from the environment.
-        env = dict(os.environ, HO11Y_WORKERS="abc", HO11Y_VERSION="0.1.0", HO11Y_HELP="yes")
-        r = subprocess.run([exe, "--workers", "3", "--help"], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=env)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("Usage: ho11y-operator", r.stdout)
-        env = dict(os.environ, HO11Y_WORKERS="abc")
-        r = subprocess.run([exe, "--version"], stderr=subprocess.PIPE, text=True, env=env)
-        self.assertEqual(r.returncode, 2)
-        self.assertIn("HO11Y_WORKERS", r.stderr)
+        # The same checks apply to the HO11Y_ variables, lease timings included.
+        bad = {"HO11Y_LEADER_ELECT": "true", "HO11Y_LEADER_ELECT_RENEW_DEADLINE": "20s"}
+        for env, named in (({"HO11Y_WORKERS": "abc"}, "HO11Y_WORKERS"),
+                           (bad, "--leader-elect-renew-deadline")):
+            r = subprocess.run([exe, "--kubeconfig", "/nonexistent/kubeconfig"],
+                               stderr=subprocess.PIPE, text=True, timeout=30,
+                               env=dict(os.environ, **env))
+            self.assertEqual(r.returncode, 2, (env, r.stderr))
+            self.assertIn(named, r.stderr)
+        # A flag on the command line wins over its variable, which is then not read at all.
+        r = subprocess.run([exe, "--leader-elect=false", "--workers", "3",
+                            "--kubeconfig", "/nonexistent/kubeconfig"], stderr=subprocess.PIPE,
+                           text=True, timeout=30, env=dict(os.environ, HO11Y_WORKERS="abc", **bad))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("/nonexistent/kubeconfig", r.stderr)
+        # --help and --version answer whatever the rest holds, and are never read from the
+        # environment.
+        for flag, out in (("--help", "Usage: ho11y-operator"), ("--version", "ho11y-operator ")):
+            r = subprocess.run([exe, flag], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=dict(os.environ, HO11Y_WORKERS="abc", **bad))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(out, r.stdout)
+        for var in ("HO11Y_HELP", "HO11Y_VERSION"):
+            r = subprocess.run([exe, "--kubeconfig", "/nonexistent/kubeconfig"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               timeout=30, env=dict(os.environ, **{var: "true"}))
+            self.assertEqual((r.returncode, r.stdout), (1, ""), (var, r.stderr))
 
     def test_json_logs_and_env_flags(self):
-        op = self.start_operator("--log-format", "json", env={"HO11Y_WORKERS": "2"})
+        # The variable sets what no flag sets; the flag wins over the variable it overrides.
+        op = self.start_operator("--log-format", "json",
+                                 env={"HO11Y_WORKERS": "2", "HO11Y_LOG_FORMAT": "text"})
         self.assertEqual(self.stop_operator(op), None)
         lines = [l for l in op.log().splitlines() if l.strip()]
         import json
