@@ -260,6 +260,13 @@ static char *make_identity(void)
     return xasprintf("%s_%s", host, suffix);
 }
 
+/* period varied by up to 10 % either way, as controller-runtime varies its SyncPeriod. */
+static int64_t jittered(int64_t period)
+{
+    int64_t spread = period / 5;
+    return period - period / 10 + (spread > 0 ? (int64_t)kube_rand_below((uint64_t)spread) : 0);
+}
+
 static int start_http(char *err, size_t errlen)
 {
     const char *h = app.opts.health_addr, *m = app.opts.metrics_addr;
@@ -399,8 +406,15 @@ int main(int argc, char **argv)
     } else {
         op_controller_set_leading(app.ctl, 1);
     }
-    while (!wait_signal(TRIM_INTERVAL_MS))
+    int64_t resync_at = kube_now_ms() + jittered(app.opts.sync_period_ms);
+    while (!wait_signal(TRIM_INTERVAL_MS)) {
         memory_trim();
+        if (kube_now_ms() >= resync_at) {
+            size_t n = op_controller_resync(app.ctl);
+            LOG_DEBUG("Resync: %zu topologies queued", n);
+            resync_at = kube_now_ms() + jittered(app.opts.sync_period_ms);
+        }
+    }
     pthread_mutex_lock(&app.lock);
     status = app.lost ? 1 : 0;
     pthread_mutex_unlock(&app.lock);

@@ -315,6 +315,18 @@ void op_controller_set_leading(struct op_controller *ctl, int leading)
     }
 }
 
+size_t op_controller_resync(struct op_controller *ctl)
+{
+    pthread_mutex_lock(&ctl->lead_lock);
+    int leading = ctl->leading && !ctl->stopping;
+    pthread_mutex_unlock(&ctl->lead_lock);
+    if (!leading)
+        return 0;
+    struct enqueue_ctx ec = {ctl->queue};
+    kube_informer_foreach(ctl->topologies, enqueue_all, &ec);
+    return kube_informer_count(ctl->topologies);
+}
+
 int op_controller_synced(struct op_controller *ctl, char *why, size_t whylen)
 {
     int ok = 1;

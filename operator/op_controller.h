@@ -36,6 +36,11 @@ enum ho11y_err op_controller_start(struct op_controller *ctl);
  */
 void op_controller_set_leading(struct op_controller *ctl, int leading);
 /**
+ * Queues every Topology of the cache for a reconcile (the periodic resync); a no-op unless this
+ * process leads. Returns how many were queued. Thread-safe.
+ */
+size_t op_controller_resync(struct op_controller *ctl);
+/**
  * Whether every informer has synced; when not, why (the names of those that have not) is
  * written to why. Thread-safe.
  */

@@ -60,6 +60,9 @@ static const struct opt opts[] = {
     {"cache-sync-timeout", OPT_DURATION, OFF(cache_sync_timeout_ms),
      "how long the first list of every watched kind may take before the operator gives up and "
      "exits 1, e.g. when the API server's certificate is not trusted (default 2m)"},
+    {"sync-period", OPT_DURATION, OFF(sync_period_ms),
+     "how often every Topology is reconciled again although nothing changed, a safety net for "
+     "missed changes; each period varies by up to 10 % (default 10h)"},
     {"metrics-addr", OPT_ADDR, OFF(metrics_addr),
      "address of /metrics, host:port or :port; 0 disables (default :8080)"},
     {"health-addr", OPT_ADDR, OFF(health_addr),
@@ -183,6 +186,7 @@ enum ho11y_err op_options_parse(int argc, char **argv, struct op_options *o, cha
     o->retry_period_ms = 2000;
     o->shutdown_timeout_ms = 30000;
     o->cache_sync_timeout_ms = 120000;
+    o->sync_period_ms = 10LL * 3600 * 1000;
     o->metrics_addr = ":8080";
     o->health_addr = ":8081";
     o->log_level = LOG_LEVEL_INFO;

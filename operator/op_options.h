@@ -28,6 +28,7 @@ struct op_options {
     int64_t retry_period_ms;
     int64_t shutdown_timeout_ms;
     int64_t cache_sync_timeout_ms; /* exit 1 when the caches do not sync at start within this */
+    int64_t sync_period_ms;        /* every Topology is reconciled again this often (+-10 %) */
     const char *metrics_addr;
     const char *health_addr;
     enum log_level log_level;

@@ -1,5 +1,6 @@
 """Steady state: once converged the operator sends no write (and no other request but its open
-watches) in a 60 s window of the stand-in's request log, and does not even reconcile.
+watches) in a 60 s window of the stand-in's request log, and does not even reconcile; the
+periodic resync (--sync-period) reconciles every Topology from the cache, with no request.
 lastTransitionTime stays while a condition's status stays; identical events are counted on one
 Event instead of new ones; the metrics add up."""
 
@@ -64,6 +65,27 @@ class SteadyTest(OperatorTest):
         # readiness of the services in between is coalesced.
         self.assertLessEqual(len([r for r in w if r["resource"] == "topologies/status"]), 4)
         self.assertEqual(len([r for r in w if r["resource"] == "events"]), 4)
+
+    def test_resync_reconciles_without_requests(self):
+        # --sync-period: every Topology is reconciled again, from the cache alone.
+        op = self.start_operator("--sync-period", "1s")
+        self.addCleanup(self.stop_operator, op)
+        ns = self.ns("resync")
+        text = topology_yaml("shop", ns, [{"name": "front", "calls": [{"service": "back"}]},
+                                          {"name": "back"}])
+        self.kubectl.apply(text)
+        wait_converged(self, ns, "shop", text)
+        wait_until(lambda: op.metric("workqueue_depth") == 0, 10, 0.1, "an empty work queue")
+        time.sleep(scaled(3.0))
+        topologies = len(self.kubectl.json("get", "topologies", "-A")["items"])
+        before = op.metric("controller_runtime_reconcile_total")
+        t1 = time.time()
+        time.sleep(6)
+        # The main loop looks every 2 s: at least two resyncs of every Topology in 6 s.
+        self.assertGreaterEqual(op.metric("controller_runtime_reconcile_total") - before,
+                                2 * topologies)
+        reqs = [r for r in self.standin.requests(since=t1) if r["user"] == operator_user()]
+        self.assertEqual([r for r in reqs if r["verb"] != "watch"], [], "requests on resync")
 
     def test_conditions_and_events(self):
         op = self.start_operator()
