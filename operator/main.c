@@ -340,7 +340,9 @@ int main(int argc, char **argv)
         LOG_ERROR("Configuration not loaded: %s", err);
         goto out;
     }
-    if (kube_client_new(&cfg, NULL, &app.client, err, sizeof(err))) {
+    struct kube_client_opts copts = {.qps = app.opts.kube_api_qps,
+                                     .burst = app.opts.kube_api_burst};
+    if (kube_client_new(&cfg, &copts, &app.client, err, sizeof(err))) {
         LOG_ERROR("Client not created: %s", err);
         goto out;
     }
@@ -348,6 +350,9 @@ int main(int argc, char **argv)
     LOG_INFO("Starting ho11y-operator %s as %s against %s (%s), namespace %s, %d workers",
              HO11Y_VERSION, identity, cfg.server, cfg.origin ? cfg.origin : "",
              app.opts.ns ? app.opts.ns : "(all)", app.opts.workers);
+    if (app.opts.kube_api_qps > 0)
+        LOG_INFO("API requests limited to %g a second, %d at once", app.opts.kube_api_qps,
+                 app.opts.kube_api_burst);
     struct op_controller_opts co = {.ns = app.opts.ns,
                                     .workers = app.opts.workers,
                                     .generator_image = app.opts.generator_image,

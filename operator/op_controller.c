@@ -512,6 +512,7 @@ static int count_topology(void *ud, const char *key, const void *rec)
 struct rest_ctx {
     struct hbuf *out;
     const char *host;
+    const char *family; /* of the duration histograms */
 };
 
 static void write_rest_stat(void *ud, const char *method, long code, unsigned long long count)
@@ -533,9 +534,8 @@ static void write_rest_duration(void *ud, const char *method, const unsigned lon
     const struct rest_ctx *rc = ud;
     char labels[512];
     snprintf(labels, sizeof(labels), "host=\"%s\",verb=\"%s\"", rc->host, method);
-    op_metrics_write_histogram(rc->out, "rest_client_request_duration_seconds", labels,
-                               kube_client_duration_bounds, buckets, KUBE_CLIENT_NBUCKETS, sum,
-                               count);
+    op_metrics_write_histogram(rc->out, rc->family, labels, kube_client_duration_bounds, buckets,
+                               KUBE_CLIENT_NBUCKETS, sum, count);
 }
 
 #define QUEUE_LABELS "controller=\"topology\",name=\"topology\""
@@ -591,7 +591,8 @@ void op_controller_write_metrics(struct op_controller *ctl, struct hbuf *out)
     hbuf_addf(out, "controller_runtime_active_workers{controller=\"topology\"} %d\n",
               atomic_load(&ctl->in_flight));
     write_queue_metrics(ctl, out);
-    struct rest_ctx rc = {out, kube_client_host(ctl->client)};
+    struct rest_ctx rc = {out, kube_client_host(ctl->client),
+                          "rest_client_request_duration_seconds"};
     op_metrics_write_header(out, "rest_client_requests_total", "counter",
                             "Number of HTTP requests, partitioned by status code, method, and "
                             "host.");
@@ -599,6 +600,11 @@ void op_controller_write_metrics(struct op_controller *ctl, struct hbuf *out)
     op_metrics_write_header(out, "rest_client_request_duration_seconds", "histogram",
                             "Request latency in seconds. Broken down by verb, and host.");
     kube_client_durations(ctl->client, write_rest_duration, &rc);
+    rc.family = "rest_client_rate_limiter_duration_seconds";
+    op_metrics_write_header(out, rc.family, "histogram",
+                            "Client side rate limiter latency in seconds. Broken down by verb, and "
+                            "host.");
+    kube_client_rate_limiter_durations(ctl->client, write_rest_duration, &rc);
     struct topo_counts tc = {{0}};
     kube_informer_foreach(ctl->topologies, count_topology, &tc);
     hbuf_adds(out, "# HELP ho11y_operator_topologies Topologies by condition\n"

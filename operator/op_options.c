@@ -17,6 +17,7 @@ enum opt_type {
     OPT_LEVEL,
     OPT_FORMAT,
     OPT_ADDR,    /* host:port, :port or 0 */
+    OPT_QPS,     /* requests per second, decimals allowed; 0 for none */
     OPT_POLICY,  /* an image pull policy */
     OPT_CLI_BOOL /* a boolean read from the command line only (--help, --version) */
 };
@@ -63,6 +64,11 @@ static const struct opt opts[] = {
     {"sync-period", OPT_DURATION, OFF(sync_period_ms),
      "how often every Topology is reconciled again although nothing changed, a safety net for "
      "missed changes; each period varies by up to 10 % (default 10h)"},
+    {"kube-api-qps", OPT_QPS, OFF(kube_api_qps),
+     "client-side limit of API requests per second, on average; 0 sends without waiting and "
+     "leaves the limiting to the API server's priority and fairness (default 0)"},
+    {"kube-api-burst", OPT_INT, OFF(kube_api_burst),
+     "API requests sent at once before --kube-api-qps spaces them (default 10)"},
     {"metrics-addr", OPT_ADDR, OFF(metrics_addr),
      "address of /metrics, host:port or :port; 0 disables (default :8080)"},
     {"health-addr", OPT_ADDR, OFF(health_addr),
@@ -112,6 +118,18 @@ static enum ho11y_err set_value(const struct opt *op, const char *value, const c
             return HO11Y_INVAL;
         }
         *(const char **)(base + op->offset) = value;
+        return HO11Y_OK;
+    }
+    case OPT_QPS: {
+        double v = strtod(value, &end);
+        if (end == value || *end || !(v >= 0 && v <= 100000)) {
+            snprintf(err, errlen,
+                     "%s: invalid value \"%s\": want requests per second from 0 to "
+                     "100000",
+                     source, value);
+            return HO11Y_INVAL;
+        }
+        *(double *)(base + op->offset) = v;
         return HO11Y_OK;
     }
     case OPT_POLICY:
@@ -187,6 +205,7 @@ enum ho11y_err op_options_parse(int argc, char **argv, struct op_options *o, cha
     o->shutdown_timeout_ms = 30000;
     o->cache_sync_timeout_ms = 120000;
     o->sync_period_ms = 10LL * 3600 * 1000;
+    o->kube_api_burst = 10;
     o->metrics_addr = ":8080";
     o->health_addr = ":8081";
     o->log_level = LOG_LEVEL_INFO;

@@ -29,6 +29,8 @@ struct op_options {
     int64_t shutdown_timeout_ms;
     int64_t cache_sync_timeout_ms; /* exit 1 when the caches do not sync at start within this */
     int64_t sync_period_ms;        /* every Topology is reconciled again this often (+-10 %) */
+    double kube_api_qps;           /* client-side rate limit of API requests; 0: none */
+    int kube_api_burst;
     const char *metrics_addr;
     const char *health_addr;
     enum log_level log_level;

@@ -72,6 +72,12 @@ struct kube_client {
     struct stat_entry stats[NSTATS];
     size_t nstats;
     struct duration_stat durations[NMETHODS];
+    struct duration_stat throttled[NMETHODS]; /* waits for the rate limit */
+    /* The rate limit (qps 0: none), as golang.org/x/time/rate reserves: a token is taken per
+     * request, the count may go below zero, and the request waits until it is back at zero. */
+    pthread_mutex_t limit_lock;
+    double qps, burst, tokens;
+    int64_t tokens_ns;
 };
 
 struct kube_conn {
@@ -196,6 +202,11 @@ enum ho11y_err kube_client_new(const struct kube_config *cfg, const struct kube_
         xstrdup(opts && opts->user_agent ? opts->user_agent : "ho11y-operator/" HO11Y_VERSION);
     c->host = server_host(cfg->server);
     pthread_mutex_init(&c->stats_lock, NULL);
+    pthread_mutex_init(&c->limit_lock, NULL);
+    c->qps = opts && opts->qps > 0 ? opts->qps : 0;
+    c->burst = opts && opts->burst > 0 ? opts->burst : 1;
+    c->tokens = c->burst;
+    c->tokens_ns = kube_now_ns();
     if (cfg->insecure && strncmp(cfg->server, "https://", 8) == 0)
         LOG_WARN("TLS verification of %s is off (insecure-skip-tls-verify in the kubeconfig); "
                  "the connection can be intercepted",
@@ -214,6 +225,7 @@ void kube_client_free(struct kube_client *c)
     free(c->user_agent);
     free(c->host);
     pthread_mutex_destroy(&c->stats_lock);
+    pthread_mutex_destroy(&c->limit_lock);
     free(c);
 }
 
@@ -264,12 +276,13 @@ void kube_client_stats(struct kube_client *c, kube_stats_fn fn, void *ud)
         fn(ud, methods[copy[i].method], copy[i].code, copy[i].count);
 }
 
-static void observe_duration(struct kube_client *c, const char *verb, int64_t ns)
+static void observe_duration(struct kube_client *c, struct duration_stat *stats, const char *verb,
+                             int64_t ns)
 {
     double s = ns > 0 ? (double)ns / 1e9 : 0;
     unsigned m = method_index(verb);
     pthread_mutex_lock(&c->stats_lock);
-    struct duration_stat *d = &c->durations[m];
+    struct duration_stat *d = &stats[m];
     for (int i = 0; i < KUBE_CLIENT_NBUCKETS; i++)
         if (s <= kube_client_duration_bounds[i])
             d->buckets[i]++;
@@ -278,15 +291,41 @@ static void observe_duration(struct kube_client *c, const char *verb, int64_t ns
     pthread_mutex_unlock(&c->stats_lock);
 }
 
-void kube_client_durations(struct kube_client *c, kube_duration_fn fn, void *ud)
+static void durations_report(struct kube_client *c, const struct duration_stat *stats,
+                             kube_duration_fn fn, void *ud)
 {
     struct duration_stat copy[NMETHODS];
     pthread_mutex_lock(&c->stats_lock);
-    memcpy(copy, c->durations, sizeof(copy));
+    memcpy(copy, stats, sizeof(copy));
     pthread_mutex_unlock(&c->stats_lock);
     for (size_t m = 0; m < NMETHODS; m++)
         if (copy[m].count)
             fn(ud, methods[m], copy[m].buckets, copy[m].sum, copy[m].count);
+}
+
+void kube_client_durations(struct kube_client *c, kube_duration_fn fn, void *ud)
+{
+    durations_report(c, c->durations, fn, ud);
+}
+
+void kube_client_rate_limiter_durations(struct kube_client *c, kube_duration_fn fn, void *ud)
+{
+    durations_report(c, c->throttled, fn, ud);
+}
+
+/* Takes a token of the rate limit; returns how long the request must wait for it (ns). */
+static int64_t limit_reserve(struct kube_client *c)
+{
+    pthread_mutex_lock(&c->limit_lock);
+    int64_t now = kube_now_ns();
+    c->tokens += (double)(now - c->tokens_ns) * c->qps / 1e9;
+    if (c->tokens > c->burst)
+        c->tokens = c->burst;
+    c->tokens_ns = now;
+    c->tokens -= 1;
+    int64_t wait = c->tokens < 0 ? (int64_t)(-c->tokens / c->qps * 1e9) : 0;
+    pthread_mutex_unlock(&c->limit_lock);
+    return wait;
 }
 
 /* Whether req is a watch: client-go times Do and DoRaw, not Watch, which lasts for minutes. */
@@ -699,6 +738,18 @@ enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
     int64_t start = kube_now_ns();
     for (;;) {
         memset(resp, 0, sizeof(*resp));
+        if (conn->client->qps > 0) {
+            /* Every attempt waits for its token, as client-go's tryThrottle does. */
+            int64_t wait = limit_reserve(conn->client);
+            observe_duration(conn->client, conn->client->throttled, req->verb, wait);
+            if (wait >= 1000000000)
+                LOG_DEBUG("Waited %.1f s for the client-side rate limit before %s %s",
+                          (double)wait / 1e9, req->verb, req->res->plural);
+            if (wait > 0 && wait_cancellable(conn, (wait + 999999) / 1000000)) {
+                result = HO11Y_CANCELLED;
+                break;
+            }
+        }
         result = perform(conn, req, resp, err, errlen);
         count(conn->client, req->verb, resp->code);
         if (result == HO11Y_UNAUTHORIZED && resp->code == 401 && !refreshed &&
@@ -723,7 +774,7 @@ enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
         break;
     }
     if (!is_watch(req))
-        observe_duration(conn->client, req->verb, kube_now_ns() - start);
+        observe_duration(conn->client, conn->client->durations, req->verb, kube_now_ns() - start);
     if (result && err && errlen) {
         char path[512];
         const char *url = hbuf_str(&conn->url);

@@ -81,6 +81,10 @@ struct kube_client_opts {
     long request_timeout_ms; /* default 30 s (watches set their own) */
     size_t max_response;     /* default 32 MiB */
     const char *user_agent;  /* default "ho11y-operator/<version>" */
+    /* Client-side rate limit, client-go's token bucket: qps requests a second on average,
+     * burst at once; qps 0 (the default) sends without waiting, as controller-runtime does. */
+    double qps;
+    int burst; /* default (0) 1 */
 };
 
 /* Retries of a request answered 429 or 5xx with a Retry-After header (client-go retries 10
@@ -154,6 +158,12 @@ extern const double kube_client_duration_bounds[KUBE_CLIENT_NBUCKETS];
 typedef void (*kube_duration_fn)(void *ud, const char *method, const unsigned long long *buckets,
                                  double sum, unsigned long long count);
 void kube_client_durations(struct kube_client *c, kube_duration_fn fn, void *ud);
+/**
+ * The same for the waits of the client-side rate limit (client-go's
+ * rest_client_rate_limiter_duration_seconds): one per request attempt, watches included, while
+ * a limit is set. Thread-safe.
+ */
+void kube_client_rate_limiter_durations(struct kube_client *c, kube_duration_fn fn, void *ud);
 /**
  * The server's host and port as its URL gives them ("10.0.0.1:6443", "[::1]:6443",
  * "api.example" without a port), the host label of client-go's metrics; "" when the URL does

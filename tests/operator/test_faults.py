@@ -157,5 +157,29 @@ class FaultTest(OperatorTest):
         self.stop_operator(op)
 
 
+class RateLimitTest(OperatorTest):
+    def test_client_side_rate_limit(self):
+        # --kube-api-qps 5 --kube-api-burst 2: requests come at most 5 a second once the
+        # burst is spent, and the Topology still converges.
+        ns = self.ns("qps")
+        op = self.start_operator("--kube-api-qps", "5", "--kube-api-burst", "2")
+        self.assertIn("API requests limited to 5 a second, 2 at once", op.log())
+        t0 = time.time()
+        text = topo(ns, ['{name: a, calls: [{service: b}, {service: c}]}', '{name: b}',
+                         '{name: c}'], "collector: {mode: Managed}")
+        self.kubectl.apply(text)
+        wait_converged(self, ns, "t", text, timeout=60)
+        times = sorted(_epoch(r["time"]) for r in by_operator(self.standin.requests(since=t0)))
+        self.assertGreaterEqual(len(times), 10, "too few requests to mean anything")
+        # In any window of a second: at most the burst plus 5 refills.
+        for i, start in enumerate(times):
+            in_window = len([t for t in times[i:] if t < start + 1.0])
+            self.assertLessEqual(in_window, 2 + 5, (start, times))
+        # The whole run took at least as long as the limit implies.
+        self.assertGreaterEqual(times[-1] - times[0], (len(times) - 2) / 5.0 - 0.3, times)
+        self.assertGreater(op.metric("rest_client_rate_limiter_duration_seconds_sum"), 0.5)
+        self.stop_operator(op)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -180,6 +180,59 @@ TEST(retry_wait_ends_on_cancel)
     kube_global_cleanup();
 }
 
+static void sum_waits(void *ud, const char *method, const unsigned long long *buckets, double sum,
+                      unsigned long long count)
+{
+    double *acc = ud;
+    (void)method;
+    (void)buckets;
+    acc[0] += (double)count;
+    acc[1] += sum;
+}
+
+TEST(rate_limit_spaces_requests)
+{
+    kube_global_init();
+    server_start();
+    struct kube_config cfg = {0};
+    cfg.server = test_httpd_url(&srv.http);
+    /* 20 a second, 3 at once: 3 requests go at once, the next 4 are spaced 50 ms apart, so the
+     * seventh starts 200 ms after the first at the earliest. */
+    struct kube_client_opts opts = {.qps = 20, .burst = 3};
+    struct kube_client *c = NULL;
+    char err[512] = "";
+    CHECK_INT_EQ(kube_client_new(&cfg, &opts, &c, err, sizeof(err)), HO11Y_OK);
+    struct kube_conn *conn = kube_conn_new(c, NULL);
+    struct kube_resp resp;
+    int64_t t0 = kube_now_ms();
+    for (int i = 0; i < 7; i++)
+        CHECK_INT_EQ(get(conn, "broken", 1, &resp, err, sizeof(err)), HO11Y_HTTP);
+    int64_t took = kube_now_ms() - t0;
+    CHECK(took >= 195);
+    CHECK_INT_EQ(atomic_load(&srv.requests), 7);
+    /* Every attempt's wait is in the rate limiter histogram (the time the requests themselves
+     * took counts towards the spacing, so the waits add up to a little less than 200 ms). */
+    double waits[2] = {0, 0};
+    kube_client_rate_limiter_durations(c, sum_waits, waits);
+    CHECK(waits[0] == 7);
+    CHECK(waits[1] >= 0.05 && waits[1] <= (double)took / 1000);
+    kube_conn_free(conn);
+    kube_client_free(c);
+
+    /* Without a limit nothing waits, and no wait is counted. */
+    c = client_for("t", NULL);
+    conn = kube_conn_new(c, NULL);
+    for (int i = 0; i < 5; i++)
+        CHECK_INT_EQ(get(conn, "broken", 1, &resp, err, sizeof(err)), HO11Y_HTTP);
+    waits[0] = waits[1] = 0;
+    kube_client_rate_limiter_durations(c, sum_waits, waits);
+    CHECK(waits[0] == 0);
+    kube_conn_free(conn);
+    kube_client_free(c);
+    server_stop();
+    kube_global_cleanup();
+}
+
 TEST(unauthorized_rereads_the_token_file)
 {
     char dir[] = "/tmp/ho11y-kube-client-XXXXXX";
