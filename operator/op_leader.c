@@ -159,7 +159,8 @@ static enum ho11y_err write_lease(struct op_leader *l, cJSON *lease, int create)
                            .body = body,
                            .body_len = strlen(body),
                            .timeout_ms = req_timeout(l),
-                           .no_retry = 1};
+                           .no_retry = 1,
+                           .no_throttle = 1};
     struct kube_resp resp;
     enum ho11y_err r = kube_conn_do(l->conn, &req, &resp, err, sizeof(err));
     free(body);
@@ -212,7 +213,8 @@ static int try_acquire_or_renew(struct op_leader *l)
                            .ns = l->ns,
                            .name = l->name,
                            .timeout_ms = req_timeout(l),
-                           .no_retry = 1};
+                           .no_retry = 1,
+                           .no_throttle = 1};
     struct kube_resp resp;
     enum ho11y_err r = kube_conn_do(l->conn, &get, &resp, err, sizeof(err));
     if (r == HO11Y_NOTFOUND) {

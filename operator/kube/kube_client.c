@@ -738,7 +738,7 @@ enum ho11y_err kube_conn_do(struct kube_conn *conn, const struct kube_req *req,
     int64_t start = kube_now_ns();
     for (;;) {
         memset(resp, 0, sizeof(*resp));
-        if (conn->client->qps > 0) {
+        if (conn->client->qps > 0 && !req->no_throttle) {
             /* Every attempt waits for its token, as client-go's tryThrottle does. */
             int64_t wait = limit_reserve(conn->client);
             observe_duration(conn->client, conn->client->throttled, req->verb, wait);

@@ -60,6 +60,9 @@ struct kube_req {
     kube_data_fn on_data;     /* set: stream a 2xx body to it instead of storing it */
     void *ud;
     int no_retry; /* answer a 429 or 5xx with Retry-After at once instead of waiting and retrying */
+    /* Not subject to the client-side rate limit: the leader's Lease renewals must not queue
+     * behind reconcile traffic (client-go's elector has a client, and a limiter, of its own). */
+    int no_throttle;
 };
 
 struct kube_status {

@@ -216,6 +216,18 @@ TEST(rate_limit_spaces_requests)
     kube_client_rate_limiter_durations(c, sum_waits, waits);
     CHECK(waits[0] == 7);
     CHECK(waits[1] >= 0.05 && waits[1] <= (double)took / 1000);
+    /* The bucket is empty now; a request marked no_throttle (a Lease renewal) does not wait. */
+    struct kube_req lease = {.verb = "GET",
+                             .res = &kube_res_configmaps,
+                             .ns = "ns",
+                             .name = "broken",
+                             .no_retry = 1,
+                             .no_throttle = 1};
+    for (int i = 0; i < 5; i++)
+        CHECK_INT_EQ(kube_conn_do(conn, &lease, &resp, err, sizeof(err)), HO11Y_HTTP);
+    waits[0] = waits[1] = 0;
+    kube_client_rate_limiter_durations(c, sum_waits, waits);
+    CHECK(waits[0] == 7);
     kube_conn_free(conn);
     kube_client_free(c);
 
