@@ -3,6 +3,7 @@ watch, and the status / scale / finalize subresources."""
 
 import base64
 import json
+import re
 import time
 
 import crd as crdmod
@@ -16,6 +17,7 @@ import watch as watchmod
 import yamlish
 from errors import APIError, bad_request, cause
 from labelsel import parse_fields, parse_labels, selector_string
+from store import Expired, FutureRevision
 from util import clone
 
 try:
@@ -335,29 +337,37 @@ class ResourceAPI:
             raise bad_request('strconv.ParseInt: parsing "%s": invalid syntax' % q.get("limit")) \
                 from None
         self._wait_rv(rv)
-        start = None
-        list_rv = None
-        if cont:
-            start, list_rv = self._decode_continue(cont)
-        with self.store.lock:
-            items = self.store.list(rt.storage_key, info.namespace)
-            cur_rv = self.store.rv
-        if list_rv is None:
-            list_rv = cur_rv
+        selective = not labels.empty() or not fields.empty()
         match = watchmod.Filter(rt, info.namespace, labels, fields,
                                 lambda o: kinds.field_values(rt, o))
-        if start is not None:
-            items = [o for o in items if _okey(o) > start]
-        selected = [o for o in items if match(o)] if (not labels.empty() or not fields.empty()) \
-            else items
+        # The list a continue token is kept for: a token is served for any list, as by
+        # kube-apiserver, but a kept rest of a list only for the list it was made for.
+        ident = (rt.storage_key, rt.api_version, rt.plural, info.namespace or "",
+                 q.get("labelSelector") or "", q.get("fieldSelector") or "")
+        entry = None
+        if cont:
+            items, pos, list_rv, entry = self._continued(rt, info, cont, ident, match, selective)
+        else:
+            with self.store.lock:
+                items = self.store.list(rt.storage_key, info.namespace)
+                list_rv = self.store.rv
+            if selective:
+                items = [o for o in items if match(o)]
+            pos = 0
         meta = {"resourceVersion": str(list_rv)}
-        if limit > 0 and len(selected) > limit and not (rv == "0" and not cont):
-            page = selected[:limit]
-            meta["continue"] = self._encode_continue(list_rv, _okey(page[-1]))
-            if labels.empty() and fields.empty():
-                meta["remainingItemCount"] = len(selected) - limit
-            selected = page
-        objs = [self.present(rt, o) for o in selected]
+        if limit > 0 and len(items) - pos > limit and not (rv == "0" and not cont):
+            # Every page of a paged list is the list as of its first page (etcd serves the
+            # continuation at the token's revision); the rest is kept for the next page.
+            end = pos + limit
+            page = items[pos:end]
+            token = self._encode_continue(list_rv, self._start_key(rt, info, page[-1]))
+            meta["continue"] = token
+            if not selective:
+                meta["remainingItemCount"] = len(items) - end
+            self.store.paged.put(token, ident, items, end, list_rv, entry)
+        else:
+            page = items[pos:] if pos else items
+        objs = [self.present(rt, o) for o in page]
         if table_wanted(req.headers.get("accept")) and table_mod is not None:
             t = self.table(rt, objs, q, None)
             t["metadata"] = meta
@@ -365,29 +375,61 @@ class ResourceAPI:
         return json_response(200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
                                    "metadata": meta, "items": objs})
 
-    def _encode_continue(self, rv, key):
-        raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": key[0] + "/" + key[1] + "\u0000"},
+    def _continued(self, rt, info, cont, ident, match, selective):
+        """(objects in list order, index of the next page's first, the list's resourceVersion,
+        the kept entry or None) for a continue token, as kube-apiserver's etcd storage serves
+        it: the list as of the token's resourceVersion from the token's key on, or 410 once
+        that resourceVersion is compacted (here: once watch history no longer reaches it)."""
+        start, token_rv = self._decode_continue(rt, info, cont)
+        if token_rv < 0:
+            # a token for "the rest at the latest revision" (resourceVersion -1, what
+            # kube-apiserver offers with its 410 for an expired token): today's data
+            with self.store.lock:
+                items = self.store.list(rt.storage_key, info.namespace)
+                list_rv = self.store.rv
+            items = [o for o in items if _okey(o) >= start and (not selective or match(o))]
+            return items, 0, list_rv, None
+        if token_rv < self.store.compacted:
+            raise APIError(410, "Expired", CONTINUE_EXPIRED)
+        entry = self.store.paged.take(cont, ident)
+        if entry is not None:
+            return entry.items, entry.pos, entry.rv, entry
+        # Not kept (another list's token, a repeated page, or dropped for the memory bounds):
+        # the list at that resourceVersion from the store's history.
+        try:
+            items = self.store.list_at(rt.storage_key, info.namespace, token_rv)
+        except Expired:
+            raise APIError(410, "Expired", CONTINUE_EXPIRED) from None
+        except FutureRevision:
+            raise APIError(500, "", "etcdserver: mvcc: required revision is a future "
+                                    "revision") from None
+        items = [o for o in items if _okey(o) >= start and (not selective or match(o))]
+        return items, 0, token_rv, None
+
+    @staticmethod
+    def _start_key(rt, info, obj):
+        """The token's start: the key after obj relative to the list's key prefix, as etcd
+        storage encodes it (<name> in one namespace or for cluster-scoped resources,
+        <namespace>/<name> for a list across namespaces), followed by a NUL."""
+        m = obj["metadata"]
+        if rt.namespaced and not info.namespace:
+            return m.get("namespace", "") + "/" + m["name"] + "\u0000"
+        return m["name"] + "\u0000"
+
+    def _encode_continue(self, rv, start):
+        raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start},
                          separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
-    def _decode_continue(self, token):
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            d = json.loads(raw)
-            start = d["start"].rstrip("\u0000")
+    def _decode_continue(self, rt, info, token):
+        """(object key the list continues from, the token's resourceVersion): the checks of
+        kube-apiserver's storage.DecodeContinue, each refusal a 400. The start key is taken
+        relative to this list (a token carries no resource, namespace or selector)."""
+        start, rv = decode_continue(token)
+        if rt.namespaced and not info.namespace:
             ns, _, name = start.partition("/")
-            rv = int(d["rv"])
-            if d.get("v") != "meta.k8s.io/v1":
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
-            raise bad_request("invalid continue token: continue key is not valid: continue key "
-                              "must be a valid base64 encoded JSON object") from None
-        # The list's snapshot is gone once history was compacted past it, as etcd's is.
-        if rv < self.store.compacted:
-            raise APIError(410, "Expired", "The provided continue parameter is too old to "
-                           "display a consistent list result. You can start a new list "
-                           "without the continue parameter.")
-        return (ns, name), rv
+            return (ns, name), rv
+        return (info.namespace or "", start), rv
 
     # ---- watch -----------------------------------------------------------------------------
     def watch(self, req, info, conn):
@@ -1029,6 +1071,74 @@ class ResourceAPI:
 def patchmod_scale_types():
     return ["application/json-patch+json", "application/merge-patch+json",
             "application/strategic-merge-patch+json", "application/apply-patch+yaml"]
+
+
+CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list "
+                    "result. You can start a new list without the continue parameter.")
+
+
+def decode_continue(token):
+    """(start key, resourceVersion) of a continue token, refused as kube-apiserver's
+    storage.DecodeContinue refuses one (400 "invalid continue token: ...")."""
+    def invalid(why):
+        return bad_request("invalid continue token: continue key is not valid" + why)
+
+    if not _B64URL.fullmatch(token) or len(token) % 4 == 1:
+        bad = next((i for i, ch in enumerate(token) if not _B64URL.fullmatch(ch)), None)
+        raise invalid(": illegal base64 data at input byte %d"
+                      % (bad if bad is not None else len(token) - 1))
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    try:
+        d = json.loads(raw)
+    except ValueError:
+        text = raw.decode("latin-1").lstrip(" \t\r\n")
+        raise invalid(": unexpected end of JSON input" if not text else
+                      ": invalid character %s looking for beginning of value"
+                      % _go_quote_char(text[0])) from None
+    if not isinstance(d, dict):
+        raise invalid(": json: cannot unmarshal %s into Go value of type storage.continueToken"
+                      % _json_kind(d))
+    v, rv, start = d.get("v"), d.get("rv"), d.get("start")
+    for name, value, ok in (("v", v, isinstance(v, str)),
+                            ("rv", rv, isinstance(rv, int) and not isinstance(rv, bool)),
+                            ("start", start, isinstance(start, str))):
+        if value is not None and not ok:
+            raise invalid(": json: cannot unmarshal %s into Go struct field continueToken.%s "
+                          "of type %s" % (_json_kind(value), name,
+                                          "int64" if name == "rv" else "string"))
+    if v != "meta.k8s.io/v1":
+        raise invalid(": server does not recognize this encoded version " + (v or ""))
+    if not rv:
+        raise invalid(": incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    if not start:
+        raise invalid(": encoded start key empty (version meta.k8s.io/v1)")
+    # a start key may not climb out of the list's key prefix (path.Clean must not change it)
+    key = start if start.startswith("/") else "/" + start
+    if _clean_rooted(key) != key:
+        raise invalid(": " + start)
+    return key[1:], rv
+
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _clean_rooted(p):
+    """Go's path.Clean of a path starting with "/"."""
+    out = []
+    for seg in p.split("/"):
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(seg)
+    return "/" + "/".join(out)
+
+
+def _go_quote_char(ch):
+    """A character as Go's %q-ish quoting in encoding/json syntax errors ('x')."""
+    return "'" + (ch if ch.isprintable() else "\\x%02x" % ord(ch)) + "'"
 
 
 def _okey(o):

@@ -9,12 +9,18 @@ import json
 import os
 import threading
 import time
+from collections import OrderedDict
 
 import util
 
 HISTORY_SECONDS = 75.0  # the real watch cache keeps about 75 s of events
 HISTORY_MIN_EVENTS = 100
 HISTORY_MAX_EVENTS = 500000
+# Paged lists in progress (see PagedLists): how long the rest of a list is kept after its first
+# page (kube-apiserver's etcd compaction interval), how many lists and how many objects in all.
+PAGED_LIST_SECONDS = 300.0
+PAGED_LIST_MAX = 64
+PAGED_LIST_MAX_OBJECTS = 1000000
 
 
 class Event:
@@ -37,6 +43,78 @@ class Expired(Exception):
         self.oldest = oldest
 
 
+class FutureRevision(Exception):
+    """A read at a resourceVersion the store has not reached (etcd's ErrFutureRev)."""
+
+
+class PagedLists:
+    """The rest of each paged list in progress, so that its continue pages are served from the
+    data as of its first page without copying or sorting the store again: the list's ordered
+    objects (stored objects are never mutated, so holding them is a copy-on-write view of that
+    resourceVersion) and the position the next page starts at, under the continue token just
+    handed out and the request's list (resource, namespace, selectors). A page takes its entry
+    out and puts it back under the next token; the last page drops it. Entries are also dropped
+    when history is compacted past their resourceVersion, PAGED_LIST_SECONDS after their first
+    page, and oldest first beyond PAGED_LIST_MAX lists or PAGED_LIST_MAX_OBJECTS objects. A
+    token without an entry is still served, from the store's history (Store.list_at), for as
+    long as that history reaches back to its resourceVersion: this only saves the work."""
+
+    class Entry:
+        __slots__ = ("items", "pos", "rv", "deadline")
+
+        def __init__(self, items, pos, rv, deadline):
+            self.items = items
+            self.pos = pos
+            self.rv = rv
+            self.deadline = deadline
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.entries = OrderedDict()  # (token, list identity) -> Entry, oldest first
+        self.objects = 0  # len(items) summed over the entries
+
+    def put(self, token, ident, items, pos, rv, entry=None):
+        """Keep items[pos:] of the list ident at rv under token (entry: the one it continues)."""
+        now = time.monotonic()
+        with self.lock:
+            if entry is None:
+                entry = self.Entry(items, pos, rv, now + PAGED_LIST_SECONDS)
+            else:
+                entry.pos = pos
+            old = self.entries.pop((token, ident), None)
+            if old is not None:
+                self.objects -= len(old.items)
+            self.entries[(token, ident)] = entry
+            self.objects += len(items)
+            self._sweep(now)
+
+    def take(self, token, ident):
+        """The entry kept under token for the list ident (removed), or None."""
+        with self.lock:
+            e = self.entries.pop((token, ident), None)
+            if e is not None:
+                self.objects -= len(e.items)
+                if e.deadline < time.monotonic():
+                    return None
+            return e
+
+    def compact(self, rv):
+        """Drop the lists older than resourceVersion rv (history no longer reaches them)."""
+        if not self.entries:
+            return
+        with self.lock:
+            for k in [k for k, e in self.entries.items() if e.rv < rv]:
+                self.objects -= len(self.entries.pop(k).items)
+
+    def _sweep(self, now):
+        ents = self.entries
+        for k in [k for k, e in ents.items() if e.deadline < now]:
+            self.objects -= len(ents.pop(k).items)
+        while ents and (len(ents) > PAGED_LIST_MAX or self.objects > PAGED_LIST_MAX_OBJECTS):
+            _, e = ents.popitem(last=False)
+            self.objects -= len(e.items)
+
+
 class Store:
     def __init__(self, state_path=None):
         self.lock = threading.RLock()
@@ -45,6 +123,7 @@ class Store:
         self.history = []
         self.history_rvs = []
         self.compacted = 0
+        self.paged = PagedLists()
         self.watchers = {}
         self.listeners = []
         self.state_path = state_path
@@ -71,6 +150,39 @@ class Store:
             items = list(bucket.items())
         items.sort(key=lambda kv: kv[0])
         return [v for _, v in items]
+
+    def list_at(self, key, ns, rv):
+        """list() as of resourceVersion rv, as etcd reads a revision: the current objects with
+        the changes made after rv undone from the history. Raises Expired when history was
+        compacted past rv, FutureRevision when rv is newer than the store."""
+        with self.lock:
+            if rv < self.compacted:
+                oldest = self.history_rvs[0] if self.history_rvs else self.rv + 1
+                raise Expired(rv, oldest)
+            if rv > self.rv:
+                raise FutureRevision(rv)
+            i = bisect.bisect_right(self.history_rvs, rv)
+            before = {}  # object key -> the object as of rv (None: absent then)
+            for ev in self.history[i:]:
+                if ev.key != key:
+                    continue
+                m = ev.obj["metadata"]
+                k = (m.get("namespace", ""), m["name"])
+                if k not in before and (not ns or k[0] == ns):
+                    before[k] = ev.old if ev.type != "ADDED" else None
+            if not before:
+                return self.list(key, ns)
+            bucket = self.data.get(key) or {}
+            if ns:
+                objs = {k: v for k, v in bucket.items() if k[0] == ns}
+            else:
+                objs = dict(bucket)
+        for k, o in before.items():
+            if o is None:
+                objs.pop(k, None)
+            else:
+                objs[k] = o
+        return [v for _, v in sorted(objs.items(), key=lambda kv: kv[0])]
 
     def count(self, key):
         return len(self.data.get(key) or ())
@@ -134,6 +246,7 @@ class Store:
             self.compacted = h[drop - 1].rv
             del h[:drop]
             del self.history_rvs[:drop]
+            self.paged.compact(self.compacted)
 
     def expire_history(self):
         """Test hook: forget all history; watches from any older resourceVersion get 410."""
@@ -141,6 +254,7 @@ class Store:
             self.compacted = self.rv
             self.history = []
             self.history_rvs = []
+            self.paged.compact(self.compacted)
 
     # ---- watch registration ----------------------------------------------------------------
     def add_watcher(self, key, watcher, start_rv):

@@ -266,6 +266,82 @@ class KubectlTest(ServerTestCase):
         r = self.kubectl("get", "ns", "team", check=False)
         self.assertIn('namespaces "team" not found', r.stderr)
 
+    def _chunked_get(self, ns, output, churn):
+        """kubectl get configmaps --chunk-size=3 in ns, churn() run while kubectl waits for its
+        second page (every page of the list is delayed 1.5 s): (stdout, stderr)."""
+        rule = self.server.hook("POST", "faults", {
+            "latency": 1.5, "verb": "list", "resource": "configmaps",
+            "path": "^/api/v1/namespaces/%s/configmaps$" % ns})
+        p = subprocess.Popen([tool("kubectl"), "get", "configmaps", "-n", ns, "--chunk-size=3",
+                              "-v=6"] + output, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=self.env())
+        try:
+            def second_page_asked():
+                rules = self.server.hook("GET", "status")["rules"]
+                return [r["hits"] for r in rules if r["id"] == rule["id"]][0] >= 2
+            self.wait_for(second_page_asked, timeout=30, what="kubectl's second page")
+            t0 = time.monotonic()
+            churn()
+            took = time.monotonic() - t0
+            out, err = p.communicate(timeout=60)
+        finally:
+            self.server.hook("DELETE", "faults")
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.assertEqual(p.returncode, 0, err)
+        # the changes were all made before the second page was read
+        self.assertLess(took, 1.0)
+        return out, err
+
+    def test_07_chunked_get_is_one_snapshot(self):
+        # kubectl get --chunk-size pages with limit/continue; the server answers every page
+        # from the data as of the first, whatever changes between pages.
+        self.kubectl("create", "namespace", "chunks")
+        P = "/api/v1/namespaces/chunks/configmaps"
+        for i in range(8):
+            r = self.c.post(P, {"apiVersion": "v1", "kind": "ConfigMap",
+                                "metadata": {"name": "c%d" % i}, "data": {"a": "1"}})
+            self.assertEqual(r.status, 201, r)
+
+        def snapshot():
+            return [(i["metadata"]["name"], i["metadata"]["resourceVersion"],
+                     str(len(i.get("data") or {}))) for i in self.c.get(P).json["items"]]
+
+        round_ = [0]
+
+        def churn():
+            # c1 and c2 (already read) and c5, c7 (still to come) change, c6 goes, c4a comes
+            n = round_[0] = round_[0] + 1
+            for name in ("c1", "c5", "c7"):
+                self.c.patch(P + "/" + name, {"data": {"b%d" % n: "2"}})
+            self.c.delete(P + "/" + ("c6" if n == 1 else "c4"))
+            self.c.post(P, {"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "c4a%d" % n}})
+
+        # the JSON list (-o custom-columns): names and resourceVersions as of the first page
+        want = snapshot()
+        self.assertEqual(len(want), 9)  # and kube-root-ca.crt: 3 pages of 3
+        out, err = self._chunked_get("chunks", [
+            "-o", "custom-columns=NAME:.metadata.name,RV:.metadata.resourceVersion",
+            "--no-headers"], churn)
+        self.assertEqual([l.split() for l in out.splitlines()], [[n, rv] for n, rv, _ in want],
+                         err)
+        gets = [l for l in err.splitlines() if "GET " in l and "/namespaces/chunks/configmaps?" in l]
+        self.assertEqual(len(gets), 3, err)
+        self.assertIn("limit=3", gets[0])
+        self.assertNotIn("continue=", gets[0])
+        for line in gets[1:]:
+            self.assertIn("continue=", line)
+            self.assertIn(" 200 OK", line)
+        # the Table kubectl prints by default: DATA counts as of the first page too
+        want = snapshot()
+        out, err = self._chunked_get("chunks", ["--no-headers"], churn)
+        self.assertEqual([l.split()[:2] for l in out.splitlines()], [[n, d] for n, _, d in want],
+                         err)
+        self.assertNotIn("c4a2", out)
+        self.assertIn("c4a2", [n for n, _, _ in snapshot()])
+
 
 if __name__ == "__main__":
     unittest.main()

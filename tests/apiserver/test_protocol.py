@@ -6,6 +6,7 @@ import os
 import time
 import unittest
 
+import store
 import yamlish
 from harness import HERE, ServerTestCase
 
@@ -597,6 +598,224 @@ class ProtocolTest(ServerTestCase):
         r = self.c.get(P + "?resourceVersionMatch=Exact")
         self.assertEqual(r.status, 422)
 
+    # ---- paged lists: one snapshot -----------------------------------------------------------
+    def _ns(self, name):
+        r = self.c.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                               "metadata": {"name": name}})
+        self.assertEqual(r.status, 201, r)
+
+    @staticmethod
+    def _named(items):
+        return [(i["metadata"].get("namespace", ""), i["metadata"]["name"],
+                 i["metadata"]["resourceVersion"]) for i in items]
+
+    def _pages(self, path, limit, between=None, query=""):
+        """Every page of a paged list (JSON bodies), calling between(n) before page n > 0."""
+        pages = [self.c.get("%s?limit=%d%s" % (path, limit, query))]
+        while True:
+            self.assertEqual(pages[-1].status, 200, pages[-1])
+            tok = pages[-1].json["metadata"].get("continue")
+            if not tok:
+                return [p.json for p in pages]
+            if between is not None:
+                between(len(pages))
+            pages.append(self.c.get("%s?limit=%d&continue=%s%s" % (path, limit, tok, query)))
+
+    def test_paged_list_is_one_snapshot(self):
+        # kube-apiserver serves every continue page at the first page's revision (etcd MVCC):
+        # what changes between pages does not show, every page carries that resourceVersion and
+        # remainingItemCount counts what is left of that snapshot.
+        self._ns("snap")
+        P = "/api/v1/namespaces/snap/configmaps"
+        for i in range(10):
+            self.assertEqual(self.c.post(P, cm("s%02d" % i)).status, 201)
+        before = self.c.get(P).json
+        expected = self._named(before["items"])
+        self.assertEqual(len(expected), 11)  # and kube-root-ca.crt
+
+        # before each page: a create sorting into what is still to come, updates and a delete of
+        # objects still to come, a delete of one already served, a name sorting last
+        changes = {1: ("s02a", ("s02", "s05"), "s04", "s00"),
+                   2: ("s06a", ("s05", "s08"), "s07", "s02"),
+                   3: ("s08a", ("s09",), "s08", "s05")}
+
+        def churn(n):
+            new, patched, gone, served = changes[n]
+            self.assertEqual(self.c.post(P, cm(new)).status, 201)
+            for name in patched:
+                r = self.c.patch(P + "/" + name, {"data": {"b": str(n)}})
+                self.assertEqual(r.status, 200, r)
+            for name in (gone, served):
+                self.assertEqual(self.c.delete(P + "/" + name).status, 200)
+            self.assertEqual(self.c.post(P, cm("zz%d" % n)).status, 201)
+
+        pages = self._pages(P, 3, churn)
+        self.assertEqual(pages[0]["metadata"]["resourceVersion"],
+                         before["metadata"]["resourceVersion"])
+        self.assertEqual([p["metadata"]["resourceVersion"] for p in pages],
+                         [before["metadata"]["resourceVersion"]] * 4)
+        self.assertEqual([p["metadata"].get("remainingItemCount") for p in pages],
+                         [8, 5, 2, None])
+        self.assertEqual([len(p["items"]) for p in pages], [3, 3, 3, 2])
+        self.assertEqual(sum((self._named(p["items"]) for p in pages), []), expected)
+        # the changes are there for a new list
+        now = [n for _, n, _ in self._named(self.c.get(P).json["items"])]
+        self.assertIn("zz3", now)
+        self.assertNotIn("s00", now)
+        # Table pages (kubectl get --chunk-size) likewise
+        tab = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
+        r = self.c.get(P + "?limit=4", headers=tab)
+        t_rv = r.json["metadata"]["resourceVersion"]
+        rows = [row["object"]["metadata"]["name"] for row in r.json["rows"]]
+        self.assertEqual(self.c.delete(P + "/zz3").status, 200)
+        while r.json["metadata"].get("continue"):
+            r = self.c.get(P + "?limit=4&continue=" + r.json["metadata"]["continue"],
+                           headers=tab)
+            self.assertEqual(r.json["metadata"]["resourceVersion"], t_rv)
+            rows += [row["object"]["metadata"]["name"] for row in r.json["rows"]]
+        self.assertEqual(rows, now)
+
+    def test_paged_list_snapshot_with_selectors_and_across_namespaces(self):
+        for ns in ("sel-a", "sel-b", "sel-c"):
+            self._ns(ns)
+            for i in range(4):
+                self.c.post("/api/v1/namespaces/%s/configmaps" % ns,
+                            cm("m%d" % i, labels={"pick": "yes" if i % 2 else "no"}))
+        ALL = "/api/v1/configmaps"
+        q = "&labelSelector=pick%3Dyes"
+        before = self.c.get(ALL + "?" + q[1:]).json
+        expected = self._named(before["items"])
+        self.assertEqual(len(expected), 6)
+
+        def churn(n):
+            # m0 of each namespace joins the selection, m1 leaves it, m3 changes, a new one
+            for ns in ("sel-a", "sel-b", "sel-c"):
+                P = "/api/v1/namespaces/%s/configmaps/" % ns
+                self.c.patch(P + "m0", {"metadata": {"labels": {"pick": "yes"}}})
+                self.c.patch(P + "m1", {"metadata": {"labels": {"pick": "no"}}})
+                self.c.patch(P + "m3", {"data": {"n": str(n)}})
+                self.c.post(P[:-1], cm("m%dx" % n, labels={"pick": "yes"}))
+
+        pages = self._pages(ALL, 2, churn, q)
+        self.assertEqual(len(pages), 3)
+        self.assertEqual({p["metadata"]["resourceVersion"] for p in pages},
+                         {before["metadata"]["resourceVersion"]})
+        # no remainingItemCount with a selector (kube-apiserver cannot count the matches)
+        self.assertEqual([p["metadata"].get("remainingItemCount") for p in pages],
+                         [None, None, None])
+        self.assertEqual(sum((self._named(p["items"]) for p in pages), []), expected)
+        # across namespaces without a selector: pages cross namespace boundaries
+        full = self.c.get(ALL).json
+        pages = self._pages(ALL, 5, lambda n: self.c.delete(
+            "/api/v1/namespaces/sel-b/configmaps/m%d" % (n - 1)))
+        self.assertEqual(sum((self._named(p["items"]) for p in pages), []),
+                         self._named(full["items"]))
+        self.assertEqual(pages[0]["metadata"]["remainingItemCount"], len(full["items"]) - 5)
+
+    def test_continue_token_reuse_expiry_and_other_lists(self):
+        self._ns("tok")
+        P = "/api/v1/namespaces/tok/configmaps"
+        S = "/api/v1/namespaces/tok/secrets"
+        for i in range(6):
+            self.c.post(P, cm("t%d" % i))
+        for name in ("s0", "t1x", "t4x", "u"):
+            self.c.post(S, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}})
+        first = self.c.get(P + "?limit=2").json
+        rv = first["metadata"]["resourceVersion"]
+        tok = first["metadata"]["continue"]
+        second = self.c.get(P + "?limit=2&continue=" + tok)
+        self.c.delete(P + "/t3")
+        self.c.post(P, cm("t2a"))
+        self.c.post(S, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "t5x"}})
+        # the same token again (a retried request) gets the same page, now made from the
+        # store's history rather than the kept rest of the list
+        again = self.c.get(P + "?limit=2&continue=" + tok)
+        self.assertEqual(again.status, 200, again)
+        self.assertEqual(self._named(again.json["items"]), self._named(second.json["items"]))
+        self.assertEqual(again.json["metadata"], second.json["metadata"])
+        r = self.c.get(P + "?limit=10&continue=" + tok)  # another page size: the rest
+        self.assertEqual([n for _, n, _ in self._named(r.json["items"])],
+                         ["t1", "t2", "t3", "t4", "t5"])
+        self.assertEqual(r.json["metadata"], {"resourceVersion": rv})
+        r = self.c.get(P + "?continue=" + tok)  # no limit: the rest in one answer
+        self.assertEqual(len(r.json["items"]), 5)
+        # A token carries no resource, namespace or selector: kube-apiserver reads whatever list
+        # it is sent with at the token's revision from the token's key on (storage.
+        # DecodeContinue), so another resource's list gets its own objects as of then.
+        r = self.c.get(S + "?limit=2&continue=" + tok)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["metadata"]["resourceVersion"], rv)
+        self.assertEqual([n for _, n, _ in self._named(r.json["items"])], ["t1x", "t4x"])
+        self.assertEqual(r.json["metadata"]["remainingItemCount"], 1)  # u; not t5x (later)
+        r = self.c.get(S + "?limit=2&continue=" + r.json["metadata"]["continue"])
+        self.assertEqual([n for _, n, _ in self._named(r.json["items"])], ["u"])
+        r = self.c.get(P + "?limit=5&labelSelector=x%21%3Dy&continue=" + tok)
+        self.assertEqual([n for _, n, _ in self._named(r.json["items"])],
+                         ["t1", "t2", "t3", "t4", "t5"])
+        self.assertNotIn("remainingItemCount", r.json["metadata"])
+        # once history is compacted past the token's revision: 410 Expired, kept or not
+        kept = self.c.get(P + "?limit=2").json["metadata"]["continue"]
+        self.c.post(P, cm("later"))
+        self.server.admin("expire-history")
+        for t in (tok, kept):
+            r = self.c.get(P + "?limit=2&continue=" + t)
+            self.assertEqual(r.status, 410, r)
+            self.assertEqual(r.json, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                      "status": "Failure",
+                                      "message": "The provided continue parameter is too old "
+                                                 "to display a consistent list result. You can "
+                                                 "start a new list without the continue "
+                                                 "parameter.",
+                                      "reason": "Expired", "code": 410})
+        # a list at the current revision still pages after the expiry
+        self.assertEqual(len(sum((p["items"] for p in self._pages(P, 2)), [])), 8)
+
+    def test_continue_token_refusals(self):
+        import base64
+        import json
+
+        def token(obj):
+            raw = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+            return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+        rv = int(self.c.get(CM).json["metadata"]["resourceVersion"])
+        pre = "invalid continue token: continue key is not valid"
+        for tok, msg in [
+                ("a%2Bb", ": illegal base64 data at input byte 1"),
+                ("abcde", ": illegal base64 data at input byte 4"),
+                (token(b"nope"), ": invalid character 'n' looking for beginning of value"),
+                (token(b"  "), ": unexpected end of JSON input"),
+                (token([1]), ": json: cannot unmarshal array into Go value of type "
+                             "storage.continueToken"),
+                (token({"v": "meta.k8s.io/v1", "rv": "5", "start": "a\u0000"}),
+                 ": json: cannot unmarshal string into Go struct field continueToken.rv of "
+                 "type int64"),
+                (token({"v": "v2", "rv": rv, "start": "a\u0000"}),
+                 ": server does not recognize this encoded version v2"),
+                (token({"v": "meta.k8s.io/v1", "start": "a\u0000"}),
+                 ": incorrect encoded start resourceVersion (version meta.k8s.io/v1)"),
+                (token({"v": "meta.k8s.io/v1", "rv": rv, "start": ""}),
+                 ": encoded start key empty (version meta.k8s.io/v1)"),
+                (token({"v": "meta.k8s.io/v1", "rv": rv, "start": "../secrets/x"}),
+                 ": ../secrets/x")]:
+            r = self.c.get(CM + "?limit=1&continue=" + tok)
+            self.assertEqual((r.status, r.json.get("reason"), r.json.get("message")),
+                             (400, "BadRequest", pre + msg), tok)
+        # a revision the store has not reached: etcd's error, passed on as kube-apiserver does
+        r = self.c.get(CM + "?limit=1&continue=" + token(
+            {"v": "meta.k8s.io/v1", "rv": rv + 1000, "start": "a\u0000"}))
+        self.assertEqual((r.status, r.json["message"]),
+                         (500, "etcdserver: mvcc: required revision is a future revision"))
+        self.assertNotIn("reason", r.json)
+        # resourceVersion -1: the rest at the latest revision (what kube-apiserver hands out
+        # with the 410 of an expired token)
+        self.c.post(CM, cm("zzz-late"))
+        r = self.c.get(CM + "?limit=100&continue=" + token(
+            {"v": "meta.k8s.io/v1", "rv": -1, "start": "zzz\u0000"}))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([i["metadata"]["name"] for i in r.json["items"]], ["zzz-late"])
+        self.assertGreater(int(r.json["metadata"]["resourceVersion"]), rv)
+
     def test_dry_run(self):
         r = self.c.post(CM + "?dryRun=All", cm("dry"))
         self.assertEqual(r.status, 201)
@@ -651,6 +870,89 @@ class ProtocolTest(ServerTestCase):
         r = self.c.patch("/api/v1/namespaces/default/events/e1", {"count": 2},
                          ctype="application/strategic-merge-patch+json")
         self.assertEqual(r.json["count"], 2)
+
+
+class PagedListsTest(unittest.TestCase):
+    """The store's side of paged lists, in process: reads at a past resourceVersion and the
+    bounds on the kept rest of lists."""
+
+    def test_list_at_undoes_later_changes(self):
+        st = store.Store()
+        key = "configmaps"
+        states = {}
+
+        def obj(ns, name, v):
+            return {"metadata": {"namespace": ns, "name": name}, "data": {"v": v}}
+
+        def snap():
+            states[st.rv] = [(o["metadata"]["namespace"], o["metadata"]["name"],
+                              o["metadata"]["resourceVersion"]) for o in st.list(key)]
+
+        snap()
+        for i in range(5):
+            st.create(key, obj("a" if i % 2 else "b", "o%d" % i, "0"))
+            snap()
+        st.create("secrets", obj("a", "o1", "s"))  # another resource: not part of the list
+        snap()
+        cur = st.get(key, "a", "o1")
+        st.update(key, obj("a", "o1", "1"), cur)
+        snap()
+        st.delete(key, st.get(key, "b", "o2"))
+        snap()
+        st.create(key, obj("b", "o2", "again"))
+        snap()
+        st.delete(key, st.get(key, "a", "o3"))
+        snap()
+        for rv, want in states.items():
+            got = [(o["metadata"]["namespace"], o["metadata"]["name"],
+                    o["metadata"]["resourceVersion"]) for o in st.list_at(key, None, rv)]
+            self.assertEqual(got, want, rv)
+            self.assertEqual([o["metadata"]["name"] for o in st.list_at(key, "a", rv)],
+                             [n for ns, n, _ in want if ns == "a"])
+        with self.assertRaises(store.FutureRevision):
+            st.list_at(key, None, st.rv + 1)
+        st.expire_history()
+        self.assertEqual(len(st.list_at(key, None, st.rv)), 4)
+        with self.assertRaises(store.Expired):
+            st.list_at(key, None, st.rv - 1)
+
+    def test_kept_lists_are_bounded(self):
+        p = store.PagedLists()
+        items = list(range(10))
+        p.put("t1", "L", items, 3, 7)
+        self.assertIsNone(p.take("t1", "other list"))
+        e = p.take("t1", "L")
+        self.assertEqual((e.items, e.pos, e.rv), (items, 3, 7))
+        self.assertIsNone(p.take("t1", "L"))  # taken: a page moves it to the next token
+        self.assertEqual(p.objects, 0)
+        p.put("t2", "L", e.items, 6, e.rv, e)
+        self.assertEqual(p.take("t2", "L").pos, 6)
+        # compaction past a list's resourceVersion drops it
+        p.put("t3", "L", items, 3, 7)
+        p.put("t4", "L", items, 3, 9)
+        p.compact(8)
+        self.assertIsNone(p.take("t3", "L"))
+        self.assertIsNotNone(p.take("t4", "L"))
+        # so does the time limit
+        saved = store.PAGED_LIST_SECONDS
+        store.PAGED_LIST_SECONDS = -1.0
+        try:
+            p.put("t5", "L", items, 3, 7)
+        finally:
+            store.PAGED_LIST_SECONDS = saved
+        self.assertIsNone(p.take("t5", "L"))
+        # and the count of lists and of objects, oldest first
+        for i in range(store.PAGED_LIST_MAX + 5):
+            p.put("n%d" % i, "L", items, 3, 7)
+        self.assertEqual(len(p.entries), store.PAGED_LIST_MAX)
+        self.assertIsNone(p.take("n4", "L"))
+        self.assertIsNotNone(p.take("n5", "L"))
+        big = [0] * (store.PAGED_LIST_MAX_OBJECTS // 2 + 1)
+        p.put("big1", "L", big, 1, 7)
+        p.put("big2", "L", big, 1, 7)
+        self.assertLessEqual(p.objects, store.PAGED_LIST_MAX_OBJECTS)
+        self.assertIsNone(p.take("big1", "L"))
+        self.assertIsNotNone(p.take("big2", "L"))
 
 
 if __name__ == "__main__":
