@@ -202,6 +202,7 @@ TEST(rate_limit_spaces_requests)
     struct kube_client *c = NULL;
     char err[512] = "";
     CHECK_INT_EQ(kube_client_new(&cfg, &opts, &c, err, sizeof(err)), HO11Y_OK);
+    kube_config_cleanup(&cfg);
     struct kube_conn *conn = kube_conn_new(c, NULL);
     struct kube_resp resp;
     int64_t t0 = kube_now_ms();
