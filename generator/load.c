@@ -93,6 +93,9 @@ static void shot_done(void *arg, CURLcode cc)
     long code = 0;
     if (cc == CURLE_OK)
         curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+    /* The latency first: a scrape, which reads the counters before the histogram, then never
+     * sees a request counted whose latency is not. */
+    metrics_observe(l->m_latency, (double)(gen_mono_ns() - s->due) / 1e9);
     if (code) {
         char label[8];
         snprintf(label, sizeof(label), "%ld", code);
@@ -102,7 +105,6 @@ static void shot_done(void *arg, CURLcode cc)
         metrics_inc(metrics_child(l->f_errors, (const char *const[]){gen_curl_error_kind(cc)}));
         atomic_fetch_add(&l->errors, 1);
     }
-    metrics_observe(l->m_latency, (double)(gen_mono_ns() - s->due) / 1e9);
     gen_loop_easy_release(l->loop, s->easy);
     free(s);
     atomic_fetch_sub(&l->in_flight, 1);
