@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/units.h"
+#include "kube/kube_util.h"
 
 /* controller-runtime's reconcile time buckets. */
 static const double reconcile_bounds[OP_METRICS_NBUCKETS] = {
@@ -32,11 +33,8 @@ void op_metrics_observe(struct op_metrics *m, enum op_metrics_result result, dou
     if (result == OP_METRICS_ERROR)
         atomic_fetch_add(&m->errors, 1);
     pthread_mutex_lock(&m->lock);
-    for (int i = 0; i < OP_METRICS_NBUCKETS; i++)
-        if (seconds <= reconcile_bounds[i])
-            m->buckets[i]++;
-    m->count++;
-    m->sum += seconds;
+    kube_histogram_observe(reconcile_bounds, OP_METRICS_NBUCKETS, m->buckets, &m->count, &m->sum,
+                           seconds);
     pthread_mutex_unlock(&m->lock);
 }
 

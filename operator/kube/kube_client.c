@@ -73,11 +73,10 @@ struct kube_client {
     size_t nstats;
     struct duration_stat durations[NMETHODS];
     struct duration_stat throttled[NMETHODS]; /* waits for the rate limit */
-    /* The rate limit (qps 0: none), as golang.org/x/time/rate reserves: a token is taken per
-     * request, the count may go below zero, and the request waits until it is back at zero. */
+    /* The rate limit (qps 0: none). */
     pthread_mutex_t limit_lock;
-    double qps, burst, tokens;
-    int64_t tokens_ns;
+    double qps;
+    struct kube_bucket limit;
 };
 
 struct kube_conn {
@@ -203,10 +202,10 @@ enum ho11y_err kube_client_new(const struct kube_config *cfg, const struct kube_
     c->host = server_host(cfg->server);
     pthread_mutex_init(&c->stats_lock, NULL);
     pthread_mutex_init(&c->limit_lock, NULL);
-    c->qps = opts && opts->qps > 0 ? opts->qps : 0;
-    c->burst = opts && opts->burst > 0 ? opts->burst : 1;
-    c->tokens = c->burst;
-    c->tokens_ns = kube_now_ns();
+    if (opts && opts->qps > 0) {
+        c->qps = opts->qps;
+        kube_bucket_init(&c->limit, opts->qps, opts->burst > 0 ? opts->burst : 1);
+    }
     if (cfg->insecure && strncmp(cfg->server, "https://", 8) == 0)
         LOG_WARN("TLS verification of %s is off (insecure-skip-tls-verify in the kubeconfig); "
                  "the connection can be intercepted",
@@ -279,15 +278,11 @@ void kube_client_stats(struct kube_client *c, kube_stats_fn fn, void *ud)
 static void observe_duration(struct kube_client *c, struct duration_stat *stats, const char *verb,
                              int64_t ns)
 {
-    double s = ns > 0 ? (double)ns / 1e9 : 0;
     unsigned m = method_index(verb);
     pthread_mutex_lock(&c->stats_lock);
     struct duration_stat *d = &stats[m];
-    for (int i = 0; i < KUBE_CLIENT_NBUCKETS; i++)
-        if (s <= kube_client_duration_bounds[i])
-            d->buckets[i]++;
-    d->count++;
-    d->sum += s;
+    kube_histogram_observe(kube_client_duration_bounds, KUBE_CLIENT_NBUCKETS, d->buckets, &d->count,
+                           &d->sum, ns > 0 ? (double)ns / 1e9 : 0);
     pthread_mutex_unlock(&c->stats_lock);
 }
 
@@ -317,13 +312,7 @@ void kube_client_rate_limiter_durations(struct kube_client *c, kube_duration_fn 
 static int64_t limit_reserve(struct kube_client *c)
 {
     pthread_mutex_lock(&c->limit_lock);
-    int64_t now = kube_now_ns();
-    c->tokens += (double)(now - c->tokens_ns) * c->qps / 1e9;
-    if (c->tokens > c->burst)
-        c->tokens = c->burst;
-    c->tokens_ns = now;
-    c->tokens -= 1;
-    int64_t wait = c->tokens < 0 ? (int64_t)(-c->tokens / c->qps * 1e9) : 0;
+    int64_t wait = kube_bucket_reserve(&c->limit);
     pthread_mutex_unlock(&c->limit_lock);
     return wait;
 }

@@ -38,11 +38,7 @@ struct kube_queue {
     int shutdown;
     uint64_t adds, retries, active;
     struct kube_queue_histogram queued, worked;
-    /* The shared bucket of rate-limited adds, as golang.org/x/time/rate reserves: a token is
-     * taken at every add, the count may go below zero, and the add then waits until it would
-     * be back at zero. */
-    double tokens;
-    int64_t tokens_ns; /* when tokens was last brought up to date */
+    struct kube_bucket bucket; /* shared by the rate-limited adds of every key */
 };
 
 /* client-go's ExponentialBuckets(10e-9, 10, 12) multiplies as it goes, so two of its bounds
@@ -54,12 +50,8 @@ const double kube_queue_bounds[KUBE_QUEUE_NBUCKETS] = {
 
 static void observe(struct kube_queue_histogram *h, int64_t ns)
 {
-    double s = ns > 0 ? (double)ns / 1e9 : 0;
-    for (int i = 0; i < KUBE_QUEUE_NBUCKETS; i++)
-        if (s <= kube_queue_bounds[i])
-            h->buckets[i]++;
-    h->count++;
-    h->sum += s;
+    kube_histogram_observe(kube_queue_bounds, KUBE_QUEUE_NBUCKETS, h->buckets, &h->count, &h->sum,
+                           ns > 0 ? (double)ns / 1e9 : 0);
 }
 
 struct kube_queue *kube_queue_new(void)
@@ -72,8 +64,7 @@ struct kube_queue *kube_queue_new(void)
     pthread_cond_init(&q->cond, &attr);
     pthread_condattr_destroy(&attr);
     kube_map_init(&q->items);
-    q->tokens = KUBE_QUEUE_BUCKET_BURST;
-    q->tokens_ns = kube_now_ns();
+    kube_bucket_init(&q->bucket, KUBE_QUEUE_BUCKET_QPS, KUBE_QUEUE_BUCKET_BURST);
     return q;
 }
 
@@ -241,29 +232,14 @@ int64_t kube_queue_add_rate_limited(struct kube_queue *q, const char *key)
     return kube_queue_add_rate_limited_min(q, key, 0);
 }
 
-/* Takes a token from the shared bucket; returns how long the add must wait for it (ms). */
-static int64_t bucket_reserve_locked(struct kube_queue *q)
-{
-    int64_t now = kube_now_ns();
-    q->tokens += (double)(now - q->tokens_ns) * KUBE_QUEUE_BUCKET_QPS / 1e9;
-    if (q->tokens > KUBE_QUEUE_BUCKET_BURST)
-        q->tokens = KUBE_QUEUE_BUCKET_BURST;
-    q->tokens_ns = now;
-    q->tokens -= 1;
-    if (q->tokens >= 0)
-        return 0;
-    /* Rounded up without ceil(): calling into libm made 300 KiB of it resident (measured). */
-    double wait = -q->tokens * 1000 / KUBE_QUEUE_BUCKET_QPS;
-    int64_t ms = (int64_t)wait;
-    return (double)ms < wait ? ms + 1 : ms;
-}
-
 int64_t kube_queue_add_rate_limited_min(struct kube_queue *q, const char *key, int64_t min_delay_ms)
 {
     pthread_mutex_lock(&q->lock);
     struct item *it = item_get(q, key);
     int64_t delay = kube_queue_backoff_ms(it->failures);
-    int64_t bucket = bucket_reserve_locked(q);
+    /* In whole milliseconds, rounded up (without ceil(): calling into libm made 300 KiB of it
+     * resident, measured). */
+    int64_t bucket = (kube_bucket_reserve(&q->bucket) + 999999) / 1000000;
     if (delay < bucket)
         delay = bucket;
     if (delay < min_delay_ms)

@@ -275,3 +275,32 @@ out:
     close(fd);
     return result;
 }
+
+void kube_bucket_init(struct kube_bucket *b, double rate, double burst)
+{
+    b->rate = rate;
+    b->burst = burst;
+    b->tokens = burst;
+    b->at_ns = kube_now_ns();
+}
+
+int64_t kube_bucket_reserve(struct kube_bucket *b)
+{
+    int64_t now = kube_now_ns();
+    b->tokens += (double)(now - b->at_ns) * b->rate / 1e9;
+    if (b->tokens > b->burst)
+        b->tokens = b->burst;
+    b->at_ns = now;
+    b->tokens -= 1;
+    return b->tokens < 0 ? (int64_t)(-b->tokens / b->rate * 1e9) : 0;
+}
+
+void kube_histogram_observe(const double *bounds, size_t n, unsigned long long *buckets,
+                            unsigned long long *count, double *sum, double seconds)
+{
+    for (size_t i = 0; i < n; i++)
+        if (seconds <= bounds[i])
+            buckets[i]++;
+    (*count)++;
+    *sum += seconds;
+}

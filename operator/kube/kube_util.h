@@ -52,6 +52,29 @@ void kube_deadline_after(struct timespec *ts, int64_t ms);
  */
 int kube_nap(pthread_mutex_t *lock, pthread_cond_t *cond, atomic_int *stop, int64_t ms);
 
+/*
+ * A token bucket as golang.org/x/time/rate reserves from one: rate tokens a second up to burst;
+ * each reservation takes a token, the count may go below zero, and the taker waits until it
+ * would be back at zero. Not locked: the owner serialises calls.
+ */
+struct kube_bucket {
+    double rate, burst, tokens;
+    int64_t at_ns; /* when tokens was last brought up to date */
+};
+
+/** A full bucket (rate > 0, burst >= 1). */
+void kube_bucket_init(struct kube_bucket *b, double rate, double burst);
+/** Takes a token; returns how long the taker must wait for it, in ns (0: none). */
+int64_t kube_bucket_reserve(struct kube_bucket *b);
+
+/**
+ * Counts an observation of seconds into a cumulative histogram: buckets[i] counts those
+ * <= bounds[i] (n bounds, ascending), with count and sum beside. Not locked: the owner
+ * serialises calls.
+ */
+void kube_histogram_observe(const double *bounds, size_t n, unsigned long long *buckets,
+                            unsigned long long *count, double *sum, double seconds);
+
 /** A uniformly distributed random number in [0, n) (n > 0), from a thread-safe generator. */
 uint64_t kube_rand_below(uint64_t n);
 
